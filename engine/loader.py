@@ -239,7 +239,8 @@ def resolve_directory(spec: ModelSpec) -> Path:
 def _hub_host(hub: str) -> str:
     if hub == "huggingface":
         return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    domain = os.environ.get("MODELSCOPE_DOMAIN", "www.modelscope.cn")
+    domain = (os.environ.get("MODELSCOPE_ENDPOINT") or os.environ.get("MODELSCOPE_DOMAIN")
+              or "www.modelscope.cn")
     return urlparse(domain if "://" in domain else f"https://{domain}").hostname
 
 
