@@ -1,0 +1,155 @@
+"""The ``emotion-bot`` command line: a thin argparse layer over the product."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot import settings as settings_mod
+
+logger = logging.getLogger(__name__)
+
+
+def _add_config(parser: argparse.ArgumentParser, top: bool) -> None:
+    # Accepted before the command (global) and after it; the later one wins.
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None if top else argparse.SUPPRESS,
+        help="settings file (default: $EMOTION_BOT_CONFIG, else ./config.toml, else built-in defaults)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotion-bot",
+        description="Hear how people feel: speech emotion recognition (emotion2vec+) for files, "
+        "Telegram and Slack.",
+    )
+    _add_config(parser, top=True)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    analyze = commands.add_parser(
+        "analyze", help="analyse audio files and folders",
+        description="Analyse audio files and folders. Each file gets an output folder "
+        "DIR/outputs_YYYYMMDD_HHMMSS/ with processed_audio.wav, result.json and, with "
+        "--embedding, embedding.npy.",
+    )
+    _add_config(analyze, top=False)
+    analyze.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    analyze.add_argument("--granularity", choices=("utterance", "frame"), default="utterance",
+                         help="utterance: one result per file; frame: also per-frame embeddings")
+    analyze.add_argument("--embedding", action="store_true", help="also write embedding.npy")
+    analyze.add_argument("--out", metavar="DIR", default="outputs",
+                         help="where output folders go (default: outputs/)")
+    analyze.add_argument("--json", action="store_true",
+                         help="print one JSON object per file per line instead of charts")
+    analyze.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+
+    dev = commands.add_parser("dev", help="developer tools")
+    _add_config(dev, top=False)
+    dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL")
+    dev_commands.required = True
+    make = dev_commands.add_parser(
+        "make-model", help="write a RANDOM-weight emotion2vec checkpoint for tests and benchmarks",
+        description="Write a checkpoint directory in FunASR's layout, built through FunASR's own "
+        "Emotion2vec class, with RANDOM weights. For tests and benchmarks only.",
+    )
+    make.add_argument("directory", metavar="DIR")
+    make.add_argument("--size", choices=("tiny", "base", "large"), default="tiny")
+    make.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def configure_logging(verbose: bool, level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "modelscope", "funasr", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "dev":
+        return _make_model(args)
+    try:
+        settings = settings_mod.load(args.config)
+    except settings_mod.SettingsError as exc:
+        print(f"emotion-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(args.verbose, "WARNING" if args.command == "analyze" else settings.logging.level)
+    return _analyze(args, settings)
+
+
+def _make_model(args: argparse.Namespace) -> int:
+    from engine.checkpoint import RANDOM_WEIGHTS_NOTICE, make_model
+
+    configure_logging(args.verbose, "WARNING")
+    path = make_model(args.directory, args.size, args.seed)
+    print(f"wrote a {args.size} emotion2vec checkpoint to {path}")
+    print(RANDOM_WEIGHTS_NOTICE)
+    return 0
+
+
+def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
+    from bot import analyze, render
+    from bot.app import load_model
+    from engine.loader import ModelLoadError
+    from engine.model import infer_one
+
+    inputs = analyze.collect(args.paths, args.recursive)
+    failures = [(path, "no such file or folder") for path in inputs.missing]
+    for path in inputs.skipped:
+        print(f"skipped (not audio): {path}", file=sys.stderr)
+    if inputs.files:
+        try:
+            model = load_model(settings)
+        except ModelLoadError as exc:
+            print(f"emotion-bot: cannot load the model: {exc}", file=sys.stderr)
+            return 2
+        if model.random_weights:
+            print("WARNING: the model has RANDOM weights (a test checkpoint); results mean nothing.",
+                  file=sys.stderr)
+        infer = lambda wave, frames: infer_one(model, wave, frames)  # noqa: E731
+        for path in _progress(inputs.files, args.json):
+            try:
+                out, record = analyze.analyze_file(
+                    path, settings, infer, settings.engine.model, Path(args.out),
+                    args.granularity, args.embedding, model.random_weights,
+                )
+            except Exception as exc:  # each failure is named; the other files still run
+                logger.debug("analysis of %s failed", path, exc_info=True)
+                failures.append((path, analyze.failure_reason(exc)))
+                if args.json:
+                    print(json.dumps({"source": path.name, "path": str(path),
+                                      "error": analyze.failure_reason(exc)}, ensure_ascii=False))
+                continue
+            if args.json:
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(f"\n{path}  ->  {render.headline(record['emotion'], record['confidence'])}")
+                print(render.chart(record["scores"]))
+                for note in record["notes"]:
+                    print(f"note: {note}")
+                print(f"saved: {out}")
+    for path, reason in failures:
+        print(f"FAILED {path}: {reason}", file=sys.stderr)
+    if inputs.skipped:
+        print(f"{len(inputs.skipped)} non-audio file(s) skipped", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _progress(files: list[Path], quiet: bool):
+    if len(files) < 2 or quiet or not sys.stderr.isatty():
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, unit="file", file=sys.stderr)
