@@ -67,6 +67,13 @@ class AudioSettings:
     max_seconds: float = field(default=300.0, metadata=_range(1, 36_000))
     min_seconds: float = field(default=0.5, metadata=_range(0.0, 60))
     decode_timeout_s: float = field(default=30.0, metadata=_range(1, 3600))
+    min_sample_rate: int = field(default=4000, metadata=_range(1, None))
+    max_sample_rate: int = field(default=384_000, metadata=_range(1, None))
+    silence_dbfs: float = field(default=-70.0, metadata=_range(-200, 0))
+    quiet_dbfs: float = field(default=-35.0, metadata=_range(-200, 0))
+    max_gain_db: float = field(default=60.0, metadata=_range(0, 120))
+    clipped_fraction: float = field(default=0.01, metadata=_range(0.0, 1.0))
+    vad_threshold: float = field(default=0.5, metadata=_range(0.01, 0.99))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,380 @@
+"""Audio intake: bytes or a file -> 16 kHz mono float32, or a typed ``AudioError``.
+
+The content is identified by probing it with ffprobe, never by its name, MIME type or the size and
+duration a platform reports. All work is bounded: input bytes, decoded seconds (``ffmpeg -t`` plus a
+byte cap on ffmpeg's output), sample rate, and one deadline shared by every ffprobe/ffmpeg process,
+which is killed when it expires. Processes get argument lists, never a shell; temporary files are
+always removed. ``bot.audio_gate`` then decides whether the result holds speech.
+
+This is the only module that runs ffmpeg.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot import errors
+from bot.settings import AudioSettings
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FFMPEG = "ffmpeg"  # executables; tests point these at fakes
+FFPROBE = "ffprobe"
+TEMP_DIR: str | None = None  # where bytes are spooled for ffmpeg (None: the system default)
+
+MAX_AUDIO_STREAMS = 4  # streams decoded when a file has several, to find the one with speech
+_PROBE_OUTPUT_CAP = 1 << 20
+_STDERR_CAP = 64 << 10
+_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpegls", "jpeg2000", "ppm", "pgm"}
+_AUDIO_MAGIC = (b"OggS", b"RIFF", b"fLaC", b"ID3", b"#!AMR", b"\x1aE\xdf\xa3", b"FORM", b"caff")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A quality note for the reply: a catalogue key (``audio.note.quiet``) and its parameters."""
+
+    key: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    waveform: np.ndarray  # float32, 1-D, 16 kHz mono
+    duration_s: float
+    notes: tuple[Note, ...]
+    format: str  # e.g. "ogg/opus", for logs
+
+
+@dataclass(frozen=True)
+class _Stream:
+    index: int
+    codec: str
+    sample_rate: int
+    channels: int
+    default: bool
+
+
+def decode(
+    source: bytes | str | os.PathLike,
+    settings: AudioSettings,
+    *,
+    declared_duration_s: float | None = None,
+    check_speech: bool = True,
+) -> DecodedAudio:
+    """Decode ``source`` to 16 kHz mono float32. Raises ``bot.errors.AudioError`` subclasses only.
+
+    ``declared_duration_s`` (what the platform claims) is used only to note a cut-off recording.
+    With ``check_speech`` the speech gate runs: silence, non-speech and too-short audio raise,
+    quiet speech is normalised and noted.
+    """
+    deadline = time.monotonic() + settings.decode_timeout_s
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        _check_size(len(data), settings)
+        _sniff(data[:4096])
+        with tempfile.TemporaryDirectory(prefix="emotion-bot-", dir=TEMP_DIR) as tmp:
+            path = Path(tmp) / "input"
+            path.write_bytes(data)
+            return _decode_path(path, settings, deadline, declared_duration_s, check_speech)
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise errors.NotAudio(f"{path} is not a regular file")
+        _check_size(size, settings)
+        with open(path, "rb") as fh:
+            _sniff(fh.read(4096))
+    except OSError as exc:
+        raise errors.AudioError(f"cannot read input: {exc.strerror}") from None
+    return _decode_path(path, settings, deadline, declared_duration_s, check_speech)
+
+
+def is_probably_audio(path: str | os.PathLike) -> bool:
+    """Cheap check (one ffprobe, 10 s at most) that ``path`` holds a decodable audio stream. Never raises."""
+    try:
+        path = Path(path)
+        if not path.is_file() or path.stat().st_size == 0:
+            return False
+        info = _probe(path, time.monotonic() + 10)
+        return any(s.codec not in ("", "none", "unknown") for s in _audio_streams(info))
+    except Exception:  # noqa: BLE001 - by contract this never raises
+        return False
+
+
+def write_wav(path: str | os.PathLike, waveform: np.ndarray) -> None:
+    """Write ``waveform`` (float, 16 kHz mono) as a 16-bit PCM WAV file."""
+    pcm = np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0)
+    pcm = np.round(pcm * 32767.0).astype("<i2")
+    with wave.open(os.fspath(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
+
+
+# --- steps ----------------------------------------------------------------------------------------
+
+
+def _check_size(size: int, settings: AudioSettings) -> None:
+    if size == 0:
+        raise errors.EmptyFile("0 bytes")
+    if size > settings.max_file_mb * 1024 * 1024:
+        raise errors.TooLarge(
+            f"{size} bytes", size_mb=round(size / 1024 / 1024, 1), max_mb=settings.max_file_mb
+        )
+
+
+def _sniff(head: bytes) -> None:
+    """Catch what is plainly not a recording before any process starts: saved HTTP/API errors."""
+    text = head.lstrip()[:512].lower()
+    if text.startswith(b"{") and (b'"ok"' in text or b'"error' in text):
+        raise errors.DownloadFailed("the file is a JSON error body")
+    if text.startswith((b"<!doctype html", b"<html")):
+        raise errors.DownloadFailed("the file is an HTML page (a login page?)")
+
+
+def _decode_path(path: Path, settings, deadline, declared_duration_s, check_speech) -> DecodedAudio:
+    from bot import audio_gate  # the gate imports us; keep the cycle at call time
+
+    info = _probe(path, deadline)
+    streams = _audio_streams(info)
+    fmt = _format_name(info, streams)
+    if not streams:
+        raise errors.NotAudio(f"no audio stream in {fmt}", kind=_kind(info))
+    if _is_encrypted(path, fmt):
+        raise errors.Encrypted(f"{fmt} with encrypted samples")
+    for stream in streams:
+        if stream.codec in ("", "none", "unknown"):
+            raise errors.UnsupportedCodec(f"no decoder for stream {stream.index}", codec="unknown")
+        if not settings.min_sample_rate <= stream.sample_rate <= settings.max_sample_rate:
+            raise errors.UnsupportedSampleRate(
+                f"stream {stream.index} at {stream.sample_rate} Hz", rate=stream.sample_rate
+            )
+    chosen = _choose(path, streams[:MAX_AUDIO_STREAMS], settings, deadline, check_speech)
+    stream, channels, decoder_errors = chosen
+    notes: list[Note] = []
+    if len(streams) > 1:
+        position = streams.index(stream) + 1
+        if position != 1:
+            notes.append(Note("audio.note.other_track", {"track": position, "tracks": len(streams)}))
+    waveform, channel_note = audio_gate.downmix(channels)
+    if channel_note:
+        notes.append(channel_note)
+    duration = len(waveform) / SAMPLE_RATE
+    if duration > settings.max_seconds:
+        raise errors.TooLong(f"more than {settings.max_seconds} s", max_seconds=settings.max_seconds)
+    notes += audio_gate.completeness_notes(duration, declared_duration_s, decoder_errors)
+    if check_speech:
+        waveform, speech_notes = audio_gate.check(waveform, settings)
+        notes += speech_notes
+    fmt = f"{fmt}/{stream.codec}"
+    logger.debug("decoded %s: %.2f s, notes %s", fmt, duration, [n.key for n in notes])
+    return DecodedAudio(waveform.astype(np.float32, copy=False), duration, tuple(notes), fmt)
+
+
+def _choose(path, streams, settings, deadline, check_speech):
+    """Decode each candidate stream; keep the one with the most speech (or signal)."""
+    best, best_score = None, None
+    for stream in streams:
+        channels, decoder_errors = _decode_stream(path, stream, settings, deadline)
+        if len(streams) == 1:
+            return stream, channels, decoder_errors
+        score = _speech_score(channels, check_speech)
+        if best_score is None or score > best_score:
+            best, best_score = (stream, channels, decoder_errors), score
+    return best
+
+
+def _speech_score(channels: np.ndarray, check_speech: bool) -> tuple[float, float]:
+    from bot import audio_gate
+
+    mono = channels.mean(axis=0) if channels.size else channels.reshape(-1)
+    rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64)))) if mono.size else 0.0
+    speech = audio_gate.speech_seconds(mono) if check_speech and rms > 0 else 0.0
+    return speech, rms
+
+
+def _decode_stream(path: Path, stream: _Stream, settings, deadline) -> tuple[np.ndarray, int]:
+    """One stream -> (channels x samples) float32 at 16 kHz, at most 2 channels, capped in time."""
+    n_channels = 2 if stream.channels >= 2 else 1
+    limit_s = settings.max_seconds + 0.5  # a little over the limit, so "too long" is detectable
+    cap = int(limit_s * SAMPLE_RATE + SAMPLE_RATE) * 4 * n_channels
+    args = [
+        FFMPEG, "-nostdin", "-hide_banner", "-v", "error",
+        "-i", _url(path), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn",
+        "-t", f"{limit_s:.3f}", "-ac", str(n_channels), "-ar", str(SAMPLE_RATE),
+        "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+    ]  # fmt: skip
+    rc, out, err = _run(args, deadline, cap)
+    error_lines = [line for line in err.splitlines() if line.strip()]
+    usable = len(out) - len(out) % (4 * n_channels)
+    if usable == 0:
+        raise _decode_failure(rc, err, stream)
+    pcm = np.frombuffer(out[:usable], dtype="<f4").reshape(-1, n_channels).T
+    pcm = np.nan_to_num(pcm, nan=0.0, posinf=1.0, neginf=-1.0)
+    return pcm, len(error_lines)
+
+
+def _decode_failure(rc: int, err: str, stream: _Stream) -> errors.AudioError:
+    low = err.lower()
+    if "decoder" in low and "not found" in low:
+        return errors.UnsupportedCodec(f"ffmpeg: {_first_line(err)}", codec=stream.codec)
+    if rc == 0 or not err.strip():
+        return errors.NoAudio("0 samples decoded")
+    return errors.Corrupt(f"ffmpeg rc {rc}: {_first_line(err)}")
+
+
+def _probe(path: Path, deadline: float) -> dict:
+    args = [FFPROBE, "-v", "error", "-hide_banner", "-show_streams", "-show_format",
+            "-of", "json", _url(path)]  # fmt: skip
+    rc, out, err = _run(args, deadline, _PROBE_OUTPUT_CAP)
+    if rc != 0:
+        raise _probe_failure(path, err)
+    try:
+        info = json.loads(out or b"{}")
+    except ValueError:
+        raise errors.Corrupt("ffprobe output is not JSON (too many streams?)") from None
+    return info if isinstance(info, dict) else {}
+
+
+def _probe_failure(path: Path, err: str) -> errors.AudioError:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    looks_like_audio = head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp"
+    detail = f"ffprobe: {_first_line(err)}"
+    if not looks_like_audio:
+        return errors.NotAudio(detail)
+    if "end of file" in err.lower():
+        return errors.NoAudio(detail)
+    return errors.Corrupt(detail)
+
+
+def _audio_streams(info: dict) -> list[_Stream]:
+    found = []
+    for s in info.get("streams") or []:
+        if s.get("codec_type") != "audio":
+            continue
+        found.append(_Stream(
+            index=int(s.get("index", 0)),
+            codec=str(s.get("codec_name") or ""),
+            sample_rate=_int(s.get("sample_rate")),
+            channels=_int(s.get("channels")),
+            default=bool((s.get("disposition") or {}).get("default")),
+        ))  # fmt: skip
+    return found
+
+
+def _kind(info: dict) -> str:
+    streams = info.get("streams") or []
+    fmt = str((info.get("format") or {}).get("format_name") or "")
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    if fmt.endswith("_pipe") or any(s.get("codec_name") in _IMAGE_CODECS for s in video):
+        return "image"
+    if video:
+        return "video"
+    if any(s.get("codec_type") == "subtitle" for s in streams) or fmt in ("tty", "lrc"):
+        return "text"
+    return ""
+
+
+def _format_name(info: dict, streams: list[_Stream]) -> str:
+    names = str((info.get("format") or {}).get("format_name") or "unknown").split(",")
+    return "mp4" if "mp4" in names else names[0]
+
+
+def _is_encrypted(path: Path, fmt: str) -> bool:
+    """MP4 Common Encryption: ffprobe reports plain AAC, only the sample entry boxes tell."""
+    if fmt != "mp4":
+        return False
+    data = path.read_bytes()  # already size-checked
+    return (b"enca" in data or b"encv" in data) and (b"tenc" in data or b"schm" in data)
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+def _run(args: list[str], deadline: float, max_out: int) -> tuple[int, bytes, str]:
+    """Run a process with no shell; return (rc, stdout up to ``max_out`` bytes, stderr head).
+
+    The process is killed at ``deadline`` (raising ``DecodeTimeout``) or once stdout passes
+    ``max_out`` bytes. Memory stays bounded whatever the process writes.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise errors.DecodeTimeout("no time left before starting " + os.path.basename(args[0]))
+    try:
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError as exc:
+        raise errors.DecoderMissing(f"cannot run {args[0]}: {exc.strerror}") from None
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(remaining, expire)
+    err_chunks: list[bytes] = []
+    err_thread = threading.Thread(target=_drain, args=(proc.stderr, err_chunks, _STDERR_CAP))
+    timer.start()
+    err_thread.start()
+    try:
+        out = bytearray()
+        while len(out) <= max_out:
+            chunk = proc.stdout.read1(1 << 16)
+            if not chunk:
+                break
+            out += chunk
+        if len(out) > max_out:
+            proc.kill()
+            del out[max_out:]
+        rc = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err_thread.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    if timed_out.is_set():
+        name = os.path.basename(args[0])
+        raise errors.DecodeTimeout(f"{name} killed after the deadline", seconds=round(remaining, 1))
+    return rc, bytes(out), b"".join(err_chunks).decode("utf-8", "replace")
+
+
+def _drain(stream, chunks: list[bytes], cap: int) -> None:
+    kept = 0
+    for chunk in iter(lambda: stream.read1(1 << 14), b""):
+        if kept < cap:
+            chunks.append(chunk[: cap - kept])
+            kept += len(chunks[-1])
+
+
+def _url(path: Path) -> str:
+    # "file:" stops ffmpeg reading a name as another protocol ("http:", "concat:") or an option ("-x")
+    return "file:" + os.fspath(Path(path).resolve())
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
