@@ -155,14 +155,11 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
         raise errors.NotAudio(f"no audio stream in {fmt}", kind=_kind(info))
     if _is_encrypted(path, fmt):
         raise errors.Encrypted(f"{fmt} with encrypted samples")
-    for stream in streams:
-        if stream.codec in ("", "none", "unknown"):
-            raise errors.UnsupportedCodec(f"no decoder for stream {stream.index}", codec="unknown")
-        if not settings.min_sample_rate <= stream.sample_rate <= settings.max_sample_rate:
-            raise errors.UnsupportedSampleRate(
-                f"stream {stream.index} at {stream.sample_rate} Hz", rate=stream.sample_rate
-            )
-    chosen = _choose(path, streams[:MAX_AUDIO_STREAMS], settings, deadline, check_speech)
+    problems = [_stream_problem(s, settings) for s in streams]
+    usable = [s for s, problem in zip(streams, problems) if problem is None]
+    if not usable:
+        raise problems[0]
+    chosen = _choose(path, usable[:MAX_AUDIO_STREAMS], settings, deadline, check_speech)
     stream, channels, decoder_errors = chosen
     notes: list[Note] = []
     if len(streams) > 1:
@@ -184,16 +181,34 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
     return DecodedAudio(waveform.astype(np.float32, copy=False), duration, tuple(notes), fmt)
 
 
+def _stream_problem(stream: _Stream, settings: AudioSettings) -> errors.AudioError | None:
+    if stream.codec in ("", "none", "unknown"):
+        return errors.UnsupportedCodec(f"no decoder for stream {stream.index}", codec="unknown")
+    if not settings.min_sample_rate <= stream.sample_rate <= settings.max_sample_rate:
+        return errors.UnsupportedSampleRate(
+            f"stream {stream.index} at {stream.sample_rate} Hz", rate=stream.sample_rate
+        )
+    return None
+
+
 def _choose(path, streams, settings, deadline, check_speech):
-    """Decode each candidate stream; keep the one with the most speech (or signal)."""
-    best, best_score = None, None
+    """Decode each candidate stream; keep the one with the most speech (then signal)."""
+    if len(streams) == 1:
+        return (streams[0], *_decode_stream(path, streams[0], settings, deadline))
+    best, best_score, first_error = None, None, None
     for stream in streams:
-        channels, decoder_errors = _decode_stream(path, stream, settings, deadline)
-        if len(streams) == 1:
-            return stream, channels, decoder_errors
+        try:
+            channels, decoder_errors = _decode_stream(path, stream, settings, deadline)
+        except errors.DecodeTimeout:
+            raise
+        except errors.AudioError as exc:
+            first_error = first_error or exc
+            continue
         score = _speech_score(channels, check_speech)
         if best_score is None or score > best_score:
             best, best_score = (stream, channels, decoder_errors), score
+    if best is None:
+        raise first_error
     return best
 
 
@@ -298,8 +313,15 @@ def _is_encrypted(path: Path, fmt: str) -> bool:
     """MP4 Common Encryption: ffprobe reports plain AAC, only the sample entry boxes tell."""
     if fmt != "mp4":
         return False
-    data = path.read_bytes()  # already size-checked
-    return (b"enca" in data or b"encv" in data) and (b"tenc" in data or b"schm" in data)
+    seen: set[bytes] = set()
+    wanted = (b"enca", b"encv", b"tenc", b"schm")
+    with open(path, "rb") as fh:
+        tail = b""
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            window = tail + chunk
+            seen.update(box for box in wanted if box in window)
+            tail = window[-3:]
+    return bool(seen & {b"enca", b"encv"}) and bool(seen & {b"tenc", b"schm"})
 
 
 # --- processes ------------------------------------------------------------------------------------

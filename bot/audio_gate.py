@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 
 import numpy as np
 
@@ -127,7 +128,9 @@ def _vad():
     if _vad_model is None:
         from silero_vad import load_silero_vad
 
-        _vad_model = load_silero_vad()
+        with warnings.catch_warnings():  # deprecations inside silero-vad/torch.jit, not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            _vad_model = load_silero_vad()
         logger.info("loaded the Silero voice-activity detector")
     return _vad_model
 
