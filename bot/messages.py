@@ -42,6 +42,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "{first} {first_pct} % 和 {second} {second_pct} %：{descriptor}",
     },
     "reply.note": {"en": "Note: {text}", "zh": "提示：{text}"},
+    "reply.separator": {"en": ", ", "zh": "，"},
     "mixed.generic": {"en": "a mix of both", "zh": "两者兼有"},
     "mixed.subdued": {"en": "subdued", "zh": "低落"},
     "mixed.indignant": {"en": "indignant", "zh": "愤慨"},
