@@ -7,6 +7,7 @@ language (falling back to English for a missing language or key) and fills in th
 from __future__ import annotations
 
 from bot.errors import UserFacingError
+from bot.messages_service import SERVICE_MESSAGES
 
 LANGUAGES = ("en", "zh")
 
@@ -224,6 +225,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "这个文件有 {tracks} 条音轨；我分析了含有说话声的第 {track} 条音轨。",
     },
 }
+CATALOGUE.update(SERVICE_MESSAGES)
 
 
 def language(code: str | None) -> str:

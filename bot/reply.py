@@ -8,7 +8,7 @@ escape the text for their markup, put ``mono`` in a code block, upload the files
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from bot import charts, embeddings, render
@@ -34,11 +34,25 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Button:
+    """A choice the user can tap; ``action`` comes back as a command ("forget confirm")."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
 class Reply:
     parts: tuple[str, ...] = ()
     mono: str | None = None
     attachments: tuple[Attachment, ...] = ()
     headline: str = ""
+    buttons: tuple[Button, ...] = ()
+    private: bool = False  # personal data: show it to the requester alone
+    ok: bool = True  # False for refusals and failures
+
+    def with_parts(self, parts: tuple[str, ...]) -> Reply:
+        return replace(self, parts=tuple(parts))
 
     def plain(self) -> str:
         """The whole reply as plain text (CLI, logs of tests): headline, mono block, paragraphs."""

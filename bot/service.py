@@ -1,0 +1,192 @@
+"""The product core: a platform-neutral request in, a reply out.
+
+``analyze``: policy (whose voice, which chat, forwarded?) -> limits -> size check -> fetch ->
+decode -> engine -> history -> reply. ``command``: the history and settings commands (in
+``bot.commands``). Nothing here knows a chat platform; nothing raises for bad input: every refusal
+and failure is a ``Reply`` with ``ok=False`` in the user's language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from bot import audio, metrics
+from bot.errors import AudioError, TooLarge
+from bot.history import History
+from bot.limits import Limiter
+from bot.messages import describe, language, text
+from bot.reply import Reply, ReplyOptions, for_result
+from bot.requests import AudioRequest, CommandRequest, FetchError
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Infer = Callable[[np.ndarray, str], Awaitable[object]]  # (waveform, granularity) -> ClipResult
+NOTICE_KEY = "first_use_notice"
+SILENT = object()  # policy verdict: an automatic analysis nobody asked for; say nothing
+
+
+class Service:
+    def __init__(self, settings: Settings, history: History, infer: Infer, model_id: str,
+                 busy: tuple[type[BaseException], ...] = (), limiter: Limiter | None = None):
+        self.settings = settings
+        self.history = history
+        self.infer = infer
+        self.model_id = model_id
+        self.busy = busy
+        lim = settings.limits
+        self.limiter = limiter or Limiter(lim.requests_per_minute, lim.burst, lim.daily_audio_seconds)
+
+    # --- helpers the adapters and commands share ------------------------------------------------
+
+    def lang(self, sender) -> str:
+        own = self.history.get_settings(sender.key).language
+        if own:
+            return own
+        return language(sender.language) if sender.language else self.settings.reply.language
+
+    def refuse(self, key: str, lang: str, reason: str, **params) -> Reply:
+        metrics.REJECTIONS.labels(reason).inc()
+        return Reply((), headline=text(key, lang, **params), ok=False)
+
+    def auto_enabled(self, chat: str) -> bool:
+        if self.settings.privacy.workplace_mode:
+            return False
+        return bool(self.history.channel_setting(_platform(chat), chat, "auto", False))
+
+    def note_file(self, user_key: str, chat: str, file_ref: str) -> None:
+        self.history.set_channel_setting(_platform(chat), chat, "latest_file", file_ref, user=user_key)
+
+    def latest_file(self, user_key: str, chat: str) -> str | None:
+        return self.history.channel_setting(_platform(chat), chat, "latest_file", None, user=user_key)
+
+    def command_list(self, platform: str, lang: str) -> list[tuple[str, str]]:
+        from bot.commands import command_list
+
+        return command_list(platform, lang)
+
+    async def command(self, req: CommandRequest) -> Reply:
+        from bot.commands import run_command
+
+        try:
+            return await run_command(self, req)
+        except Exception:
+            logger.exception("command %s failed", req.command)
+            return Reply((), headline=text("error.internal", self.lang(req.sender)), ok=False)
+
+    # --- analysis --------------------------------------------------------------------------------
+
+    async def analyze(self, req: AudioRequest) -> Reply | None:
+        """Analyse one file; ``None`` means stay silent (an automatic analysis that isn't wanted)."""
+        started = time.monotonic()
+        platform = req.sender.platform
+        lang = await asyncio.to_thread(self.lang, req.sender)
+        try:
+            verdict = await asyncio.to_thread(self._policy, req, lang)
+            if verdict is SILENT:
+                metrics.REJECTIONS.labels("not_opted_in").inc()
+                return None
+            if verdict is not None:
+                return verdict
+            reply = await self._analyze(req, lang)
+        except Exception:  # never a traceback to a user; the bot keeps running
+            logger.exception("analysis failed on %s", platform)
+            reply = Reply((), headline=text("error.internal", lang), ok=False)
+        metrics.REQUESTS.labels(platform, "ok" if reply.ok else "refused").inc()
+        metrics.END_TO_END_SECONDS.observe(time.monotonic() - started)
+        return reply
+
+    def _policy(self, req: AudioRequest, lang: str) -> Reply | None:
+        """A refusal, ``SILENT`` (say nothing), or None when the analysis may go ahead."""
+        privacy, sender = self.settings.privacy, req.sender.key
+        owner = req.owner or (None if req.forwarded else sender)
+        if req.forwarded and owner != sender and not privacy.allow_forwarded:
+            return self.refuse("privacy.forwarded", lang, "forwarded")
+        if owner is not None and owner != sender:
+            if privacy.workplace_mode:
+                return self.refuse("privacy.workplace", lang, "workplace_mode")
+            if not (self.history.has_consent(owner, f"chat:{req.chat}")
+                    or self.history.has_consent(owner, "others")):
+                return self.refuse("privacy.not_owner", lang, "not_owner")
+        if not req.explicit and req.group:
+            wanted = self.auto_enabled(req.chat) or self.history.has_consent(
+                owner or sender, f"chat:{req.chat}")
+            if not wanted:
+                return SILENT
+        decision = self.limiter.take(sender)
+        if not decision.allowed:
+            if decision.quota_left_s <= 0:
+                minutes = round(self.settings.limits.daily_audio_seconds / 60)
+                return self.refuse("limits.quota", lang, "quota", minutes=minutes)
+            return self.refuse("limits.rate", lang, "rate_limit",
+                               seconds=max(1, round(decision.retry_after_s)))
+        return None
+
+    async def _analyze(self, req: AudioRequest, lang: str) -> Reply:
+        limit = int(self.settings.audio.max_file_mb * 1024 * 1024)
+        size = req.declared_size
+        if req.max_download_bytes is not None and size is not None and size > req.max_download_bytes:
+            return self.refuse("fetch.too_big_for_platform", lang, "platform_download_limit",
+                               size=_mb(size), limit=_mb(req.max_download_bytes))
+        if size is not None and size > limit:
+            too_large = TooLarge(f"{size} bytes declared", size_mb=round(size / 1024 / 1024, 1),
+                                 max_mb=self.settings.audio.max_file_mb)
+            return _refusal(describe(too_large, lang), "too_large")
+        try:
+            data = await req.fetch(min(limit, req.max_download_bytes or limit))
+        except FetchError as err:
+            return self.refuse(err.key, lang, "fetch", **err.params)
+        started = time.monotonic()
+        try:
+            decoded = await asyncio.to_thread(audio.decode, data, self.settings.audio,
+                                              declared_duration_s=req.declared_duration_s)
+        except AudioError as err:
+            return _refusal(describe(err, lang), type(err).__name__)
+        finally:
+            metrics.DECODE_SECONDS.observe(time.monotonic() - started)
+        user_settings = await asyncio.to_thread(self.history.get_settings, req.sender.key)
+        granularity = req.granularity or user_settings.granularity
+        started = time.monotonic()
+        try:
+            result = await self.infer(decoded.waveform, granularity)
+        except self.busy:
+            return self.refuse("engine.busy", lang, "busy")
+        metrics.INFERENCE_SECONDS.observe(time.monotonic() - started)
+        metrics.AUDIO_SECONDS.labels(req.sender.platform).inc(decoded.duration_s)
+        self.limiter.spend_audio(req.sender.key, decoded.duration_s)
+        first = await asyncio.to_thread(self._first_use, req.sender.key)
+        await asyncio.to_thread(
+            self.history.record, req.sender.key, result, duration_s=decoded.duration_s,
+            granularity=granularity, model=self.model_id, chat=req.chat, notes=decoded.notes)
+        reply_cfg = self.settings.reply
+        reply = for_result(result, decoded.notes, ReplyOptions(
+            lang=lang, low_confidence=reply_cfg.low_confidence, mixed_margin=reply_cfg.mixed_margin,
+            attach_embedding=user_settings.attach_embedding, upload_limit=req.max_upload_bytes))
+        if first:
+            reply = reply.with_parts(reply.parts + (text("notice.first_use", lang),))
+        return reply
+
+    def _first_use(self, user: str) -> bool:
+        """True exactly once per user (until they /forget): show the short notice."""
+        if self.history.channel_setting(_platform(user), "", NOTICE_KEY, False, user=user):
+            return False
+        self.history.set_channel_setting(_platform(user), "", NOTICE_KEY, True, user=user)
+        return True
+
+
+def _refusal(message: str, reason: str) -> Reply:
+    metrics.REJECTIONS.labels(reason).inc()
+    return Reply((), headline=message, ok=False)
+
+
+def _platform(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f}" if size >= 1024 * 1024 else f"{size / (1024 * 1024):.1f}"
