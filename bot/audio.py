@@ -6,7 +6,7 @@ byte cap on ffmpeg's output), sample rate, and one deadline shared by every ffpr
 which is killed when it expires. Processes get argument lists, never a shell; temporary files are
 always removed. ``bot.audio_gate`` then decides whether the result holds speech.
 
-This is the only module that runs ffmpeg.
+This module and its helper ``bot.audio_ffmpeg`` are the only ffmpeg users.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import tempfile
-import threading
 import time
 import wave
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import audio_ffmpeg as ff
 from bot import errors
 from bot.settings import AudioSettings
 
@@ -36,9 +35,9 @@ TEMP_DIR: str | None = None  # where bytes are spooled for ffmpeg (None: the sys
 
 MAX_AUDIO_STREAMS = 4  # streams decoded when a file has several, to find the one with speech
 _PROBE_OUTPUT_CAP = 1 << 20
-_STDERR_CAP = 64 << 10
-_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpegls", "jpeg2000", "ppm", "pgm"}
-_AUDIO_MAGIC = (b"OggS", b"RIFF", b"fLaC", b"ID3", b"#!AMR", b"\x1aE\xdf\xa3", b"FORM", b"caff")
+# ffmpeg refuses any single allocation larger than this: a header that lies about its sample rate
+# otherwise makes the resampler allocate one huge frame (1 Hz -> 16 kHz: ~700 MB), whatever -t says
+MAX_ALLOC = str(64 << 20)
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,6 @@ class DecodedAudio:
     duration_s: float
     notes: tuple[Note, ...]
     format: str  # e.g. "ogg/opus", for logs
-
-
-@dataclass(frozen=True)
-class _Stream:
-    index: int
-    codec: str
-    sample_rate: int
-    channels: int
-    default: bool
 
 
 def decode(
@@ -108,7 +98,7 @@ def is_probably_audio(path: str | os.PathLike) -> bool:
         if not path.is_file() or path.stat().st_size == 0:
             return False
         info = _probe(path, time.monotonic() + 10)
-        return any(s.codec not in ("", "none", "unknown") for s in _audio_streams(info))
+        return any(s.codec not in ("", "none", "unknown") for s in ff.audio_streams(info))
     except Exception:  # noqa: BLE001 - by contract this never raises
         return False
 
@@ -149,11 +139,11 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
     from bot import audio_gate  # the gate imports us; keep the cycle at call time
 
     info = _probe(path, deadline)
-    streams = _audio_streams(info)
-    fmt = _format_name(info, streams)
+    streams = ff.audio_streams(info)
+    fmt = ff.format_name(info)
     if not streams:
-        raise errors.NotAudio(f"no audio stream in {fmt}", kind=_kind(info))
-    if _is_encrypted(path, fmt):
+        raise errors.NotAudio(f"no audio stream in {fmt}", kind=ff.kind(info))
+    if ff.is_encrypted(path, fmt):
         raise errors.Encrypted(f"{fmt} with encrypted samples")
     problems = [_stream_problem(s, settings) for s in streams]
     usable = [s for s, problem in zip(streams, problems) if problem is None]
@@ -181,7 +171,7 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
     return DecodedAudio(waveform.astype(np.float32, copy=False), duration, tuple(notes), fmt)
 
 
-def _stream_problem(stream: _Stream, settings: AudioSettings) -> errors.AudioError | None:
+def _stream_problem(stream: ff.Stream, settings: AudioSettings) -> errors.AudioError | None:
     if stream.codec in ("", "none", "unknown"):
         return errors.UnsupportedCodec(f"no decoder for stream {stream.index}", codec="unknown")
     if not settings.min_sample_rate <= stream.sample_rate <= settings.max_sample_rate:
@@ -221,18 +211,18 @@ def _speech_score(channels: np.ndarray, check_speech: bool) -> tuple[float, floa
     return speech, rms
 
 
-def _decode_stream(path: Path, stream: _Stream, settings, deadline) -> tuple[np.ndarray, int]:
+def _decode_stream(path: Path, stream: ff.Stream, settings, deadline) -> tuple[np.ndarray, int]:
     """One stream -> (channels x samples) float32 at 16 kHz, at most 2 channels, capped in time."""
     n_channels = 2 if stream.channels >= 2 else 1
     limit_s = settings.max_seconds + 0.5  # a little over the limit, so "too long" is detectable
     cap = int(limit_s * SAMPLE_RATE + SAMPLE_RATE) * 4 * n_channels
     args = [
-        FFMPEG, "-nostdin", "-hide_banner", "-v", "error",
-        "-i", _url(path), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn",
+        FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-max_alloc", MAX_ALLOC,
+        "-i", ff.url(path), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn",
         "-t", f"{limit_s:.3f}", "-ac", str(n_channels), "-ar", str(SAMPLE_RATE),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]  # fmt: skip
-    rc, out, err = _run(args, deadline, cap)
+    rc, out, err = ff.run(args, deadline, cap)
     error_lines = [line for line in err.splitlines() if line.strip()]
     usable = len(out) - len(out) % (4 * n_channels)
     if usable == 0:
@@ -242,161 +232,23 @@ def _decode_stream(path: Path, stream: _Stream, settings, deadline) -> tuple[np.
     return pcm, len(error_lines)
 
 
-def _decode_failure(rc: int, err: str, stream: _Stream) -> errors.AudioError:
+def _decode_failure(rc: int, err: str, stream: ff.Stream) -> errors.AudioError:
     low = err.lower()
     if "decoder" in low and "not found" in low:
-        return errors.UnsupportedCodec(f"ffmpeg: {_first_line(err)}", codec=stream.codec)
+        return errors.UnsupportedCodec(f"ffmpeg: {ff.first_line(err)}", codec=stream.codec)
     if rc == 0 or not err.strip():
         return errors.NoAudio("0 samples decoded")
-    return errors.Corrupt(f"ffmpeg rc {rc}: {_first_line(err)}")
+    return errors.Corrupt(f"ffmpeg rc {rc}: {ff.first_line(err)}")
 
 
 def _probe(path: Path, deadline: float) -> dict:
-    args = [FFPROBE, "-v", "error", "-hide_banner", "-show_streams", "-show_format",
-            "-of", "json", _url(path)]  # fmt: skip
-    rc, out, err = _run(args, deadline, _PROBE_OUTPUT_CAP)
+    args = [FFPROBE, "-v", "error", "-hide_banner", "-max_alloc", MAX_ALLOC,
+            "-show_streams", "-show_format", "-of", "json", ff.url(path)]  # fmt: skip
+    rc, out, err = ff.run(args, deadline, _PROBE_OUTPUT_CAP)
     if rc != 0:
-        raise _probe_failure(path, err)
+        raise ff.probe_failure(path, err)
     try:
         info = json.loads(out or b"{}")
     except ValueError:
         raise errors.Corrupt("ffprobe output is not JSON (too many streams?)") from None
     return info if isinstance(info, dict) else {}
-
-
-def _probe_failure(path: Path, err: str) -> errors.AudioError:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    looks_like_audio = head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp"
-    detail = f"ffprobe: {_first_line(err)}"
-    if not looks_like_audio:
-        return errors.NotAudio(detail)
-    if "end of file" in err.lower():
-        return errors.NoAudio(detail)
-    return errors.Corrupt(detail)
-
-
-def _audio_streams(info: dict) -> list[_Stream]:
-    found = []
-    for s in info.get("streams") or []:
-        if s.get("codec_type") != "audio":
-            continue
-        found.append(_Stream(
-            index=int(s.get("index", 0)),
-            codec=str(s.get("codec_name") or ""),
-            sample_rate=_int(s.get("sample_rate")),
-            channels=_int(s.get("channels")),
-            default=bool((s.get("disposition") or {}).get("default")),
-        ))  # fmt: skip
-    return found
-
-
-def _kind(info: dict) -> str:
-    streams = info.get("streams") or []
-    fmt = str((info.get("format") or {}).get("format_name") or "")
-    video = [s for s in streams if s.get("codec_type") == "video"]
-    if fmt.endswith("_pipe") or any(s.get("codec_name") in _IMAGE_CODECS for s in video):
-        return "image"
-    if video:
-        return "video"
-    if any(s.get("codec_type") == "subtitle" for s in streams) or fmt in ("tty", "lrc"):
-        return "text"
-    return ""
-
-
-def _format_name(info: dict, streams: list[_Stream]) -> str:
-    names = str((info.get("format") or {}).get("format_name") or "unknown").split(",")
-    return "mp4" if "mp4" in names else names[0]
-
-
-def _is_encrypted(path: Path, fmt: str) -> bool:
-    """MP4 Common Encryption: ffprobe reports plain AAC, only the sample entry boxes tell."""
-    if fmt != "mp4":
-        return False
-    seen: set[bytes] = set()
-    wanted = (b"enca", b"encv", b"tenc", b"schm")
-    with open(path, "rb") as fh:
-        tail = b""
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            window = tail + chunk
-            seen.update(box for box in wanted if box in window)
-            tail = window[-3:]
-    return bool(seen & {b"enca", b"encv"}) and bool(seen & {b"tenc", b"schm"})
-
-
-# --- processes ------------------------------------------------------------------------------------
-
-
-def _run(args: list[str], deadline: float, max_out: int) -> tuple[int, bytes, str]:
-    """Run a process with no shell; return (rc, stdout up to ``max_out`` bytes, stderr head).
-
-    The process is killed at ``deadline`` (raising ``DecodeTimeout``) or once stdout passes
-    ``max_out`` bytes. Memory stays bounded whatever the process writes.
-    """
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise errors.DecodeTimeout("no time left before starting " + os.path.basename(args[0]))
-    try:
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-    except OSError as exc:
-        raise errors.DecoderMissing(f"cannot run {args[0]}: {exc.strerror}") from None
-    timed_out = threading.Event()
-
-    def expire() -> None:
-        timed_out.set()
-        proc.kill()
-
-    timer = threading.Timer(remaining, expire)
-    err_chunks: list[bytes] = []
-    err_thread = threading.Thread(target=_drain, args=(proc.stderr, err_chunks, _STDERR_CAP))
-    timer.start()
-    err_thread.start()
-    try:
-        out = bytearray()
-        while len(out) <= max_out:
-            chunk = proc.stdout.read1(1 << 16)
-            if not chunk:
-                break
-            out += chunk
-        if len(out) > max_out:
-            proc.kill()
-            del out[max_out:]
-        rc = proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        err_thread.join()
-        proc.stdout.close()
-        proc.stderr.close()
-    if timed_out.is_set():
-        name = os.path.basename(args[0])
-        raise errors.DecodeTimeout(f"{name} killed after the deadline", seconds=round(remaining, 1))
-    return rc, bytes(out), b"".join(err_chunks).decode("utf-8", "replace")
-
-
-def _drain(stream, chunks: list[bytes], cap: int) -> None:
-    kept = 0
-    for chunk in iter(lambda: stream.read1(1 << 14), b""):
-        if kept < cap:
-            chunks.append(chunk[: cap - kept])
-            kept += len(chunks[-1])
-
-
-def _url(path: Path) -> str:
-    # "file:" stops ffmpeg reading a name as another protocol ("http:", "concat:") or an option ("-x")
-    return "file:" + os.fspath(Path(path).resolve())
-
-
-def _int(value: object) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
