@@ -1,0 +1,380 @@
+"""The history behind the history commands: the only user of sqlite-utils.
+
+One SQLite file (``[history] path``) in WAL mode. Every connection is per thread, waits for locks
+(``busy_timeout``) and zeroes deleted content (``secure_delete``). Every write is one
+``BEGIN IMMEDIATE`` transaction, so a killed process leaves either the whole record or none of it,
+and writers in several threads and processes queue instead of failing. The schema is built by
+numbered sqlite-utils ``Migrations`` steps, applied under the same write lock.
+
+Users are keys ``platform:id`` (``telegram:123``, ``slack:T01:U02``, ``cli:NAME``). Every query
+that returns user data takes the key and filters by it: no query returns another user's rows,
+whatever chat they shared. Audio is never stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+from sqlite_utils import Database, Migrations
+
+from bot import analysis, charts, embeddings
+
+JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
+GRANULARITIES = ("utterance", "frame")
+EXPORT_FIELDS = ("id", "at", "platform", "chat", "duration_s", "granularity", "emotion",
+                 "confidence", "model", "notes")
+
+migrations = Migrations("emotion_bot.history")
+
+
+@migrations(name="0001_initial")
+def _initial(db: Database) -> None:
+    db["records"].create({
+        "id": int, "user": str, "platform": str, "chat": str, "at": str, "duration_s": float,
+        "granularity": str, "emotion": str, "confidence": float, "scores": str, "model": str,
+        "notes": str, "embedding": bytes, "embedding_dim": int,
+    }, pk="id", not_null={"user", "platform", "at", "emotion", "confidence", "scores"})
+    db["records"].create_index(["user", "at"])
+    db["user_settings"].create({
+        "user": str, "granularity": str, "attach_embedding": int, "store_embeddings": int,
+        "language": str, "retention_days": int, "updated_at": str,
+    }, pk="user")
+    db["consents"].create({"user": str, "scope": str, "granted_at": str}, pk=("user", "scope"))
+    db["jobs"].create({
+        "id": int, "platform": str, "ref": str, "user": str, "chat": str, "status": str,
+        "detail": str, "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"platform", "ref", "user", "status"})
+    db["jobs"].create_index(["platform", "ref"], unique=True)
+    db["jobs"].create_index(["status"])
+    db["jobs"].create_index(["user"])
+    db["channel_settings"].create({
+        "platform": str, "channel": str, "key": str, "user": str, "value": str, "set_by": str,
+        "updated_at": str,
+    }, pk=("platform", "channel", "key", "user"))
+    db["channel_settings"].create_index(["user"])
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    granularity: str = "utterance"
+    attach_embedding: bool = True
+    store_embeddings: bool = True
+    language: str | None = None  # None: the user's platform language
+    retention_days: int = 0  # 0: keep for ever
+
+
+def stamp(when: datetime | None = None) -> str:
+    """UTC ISO time with seconds, sortable as text: ``2025-01-02T03:04:05Z``."""
+    return (when or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_key(raw: str) -> str:
+    """A full key stays as is (``telegram:123``); a bare name means ``cli:NAME``."""
+    raw = raw.strip()
+    if not raw or raw.endswith(":") or raw.startswith(":"):
+        raise ValueError(f"not a user key: {raw!r}")
+    return raw if ":" in raw else f"cli:{raw}"
+
+
+class History:
+    def __init__(self, path: str | Path, defaults: UserSettings = UserSettings(),
+                 timeout_s: float = 30.0) -> None:
+        self.path = str(path)
+        self.defaults = defaults
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        db = self.db
+        self._enable_wal(db)
+        with self._write() as db:
+            migrations.apply(db)
+
+    @classmethod
+    def from_settings(cls, settings) -> History:
+        h, r = settings.history, settings.reply
+        return cls(h.path, UserSettings(attach_embedding=r.attach_embedding,
+                                        store_embeddings=h.store_embeddings,
+                                        retention_days=h.retention_days))
+
+    # --- connections and transactions ----------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, check_same_thread=False)
+            for pragma in ("foreign_keys=ON", "secure_delete=ON", "synchronous=FULL"):
+                conn.execute(f"PRAGMA {pragma}")
+            db = self._local.db = Database(conn)
+            with self._all_lock:
+                self._all.append(conn)
+        return db
+
+    def _enable_wal(self, db: Database) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while db.journal_mode != "wal":
+            try:
+                db.enable_wal()
+            except sqlite3.OperationalError:  # another process holds a lock; try again
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    @contextmanager
+    def _write(self):
+        """One write transaction, taken up front so concurrent writers queue on the busy timeout."""
+        db = self.db
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.conn.commit()
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def schema_version(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    # --- analyses ------------------------------------------------------------------------------
+
+    def record(self, user: str, result, *, duration_s: float, granularity: str, model: str,
+               chat: str = "", notes=(), at: datetime | None = None) -> int:
+        """Store one analysis (a ``ClipResult``) and return its id. The utterance embedding is
+        kept only when the user's ``store_embeddings`` allows it."""
+        user = user_key(user)
+        keep = self.get_settings(user).store_embeddings and result.embedding is not None
+        emb = np.asarray(result.embedding, dtype=np.float32) if keep else None
+        row = {
+            "user": user, "platform": user.split(":", 1)[0], "chat": str(chat), "at": stamp(at),
+            "duration_s": float(duration_s), "granularity": granularity,
+            "emotion": result.emotion, "confidence": round(float(result.confidence), 6),
+            "scores": json.dumps({k: round(v, 6) for k, v in result.score_map().items()}),
+            "model": model, "notes": json.dumps([_note(n) for n in notes], ensure_ascii=False),
+            "embedding": emb.tobytes() if emb is not None else None,
+            "embedding_dim": int(emb.shape[-1]) if emb is not None else None,
+        }
+        with self._write() as db:
+            return db["records"].insert(row).last_pk
+
+    def _rows(self, user: str, since: datetime | None = None, limit: int | None = None,
+              embedding: bool = False) -> list[dict]:
+        cols = "id, at, platform, chat, duration_s, granularity, emotion, confidence, scores, " \
+               "model, notes" + (", embedding" if embedding else "")
+        rows = [dict(r) for r in self.db.query(
+            f"SELECT {cols} FROM records WHERE user = ? AND at >= ? ORDER BY at DESC, id DESC "
+            "LIMIT ?", [user_key(user), stamp(since) if since else "", -1 if limit is None
+                        else int(limit)])]
+        for r in rows:
+            r["scores"] = json.loads(r["scores"])
+            r["notes"] = json.loads(r["notes"] or "[]")
+        return rows
+
+    def history(self, user: str, n: int = 10) -> list[dict]:
+        """The user's last ``n`` analyses, newest first."""
+        return self._rows(user, limit=max(0, n))
+
+    def stats(self, user: str, period: str = "week", now: datetime | None = None):
+        since = analysis.period_start(period, now or datetime.now(timezone.utc))
+        return analysis.stats(self._rows(user, since), period)
+
+    def trend_png(self, user: str, period: str = "month", now: datetime | None = None):
+        """Daily shares per emotion as a PNG, or None without analyses in the period."""
+        since = analysis.period_start(period, now or datetime.now(timezone.utc))
+        rows = self._rows(user, since)
+        return charts.trend_png(*analysis.daily_shares(rows)) if rows else None
+
+    def export_files(self, user: str) -> tuple[dict[str, bytes], int, int]:
+        """``history.csv``, ``history.json`` and ``embeddings.npz`` (keyed by record id), oldest
+        first; with the number of records and of stored embeddings."""
+        rows = self._rows(user, embedding=True)[::-1]
+        vectors = {str(r["id"]): np.frombuffer(r.pop("embedding"), dtype=np.float32)
+                   for r in rows if r.get("embedding") is not None}
+        for r in rows:
+            r.pop("embedding", None)
+        labels = sorted({k for r in rows for k in r["scores"]})
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*EXPORT_FIELDS, *labels])
+        for r in rows:
+            values = [json.dumps(r[f], ensure_ascii=False) if f == "notes" else r[f]
+                      for f in EXPORT_FIELDS]
+            writer.writerow([*values, *(r["scores"].get(k, "") for k in labels)])
+        files = {
+            "history.csv": out.getvalue().encode("utf-8"),
+            "history.json": json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8"),
+            "embeddings.npz": embeddings.npz_bytes(vectors),
+        }
+        return files, len(rows), len(vectors)
+
+    def export(self, user: str, out_dir: str | Path) -> list[Path]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files, _, _ = self.export_files(user)
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+        return [out / name for name in files]
+
+    def forget(self, user: str) -> int:
+        """Delete everything of one user in every table; returns the analyses deleted. Deleted
+        pages are zeroed (``secure_delete``) and the WAL is checkpointed and truncated."""
+        user = user_key(user)
+        with self._write() as db:
+            count = db.execute("DELETE FROM records WHERE user = ?", [user]).rowcount
+            for table in ("user_settings", "consents", "jobs", "channel_settings"):
+                db.execute(f"DELETE FROM {table} WHERE user = ?", [user])
+            db.execute("UPDATE channel_settings SET set_by = NULL WHERE set_by = ?", [user])
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return count
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete analyses older than each user's retention (their own, else the default; 0 keeps
+        them) and finished jobs older than ``JOB_KEEP_DAYS``. Returns the analyses deleted."""
+        now = now or datetime.now(timezone.utc)
+        deleted = 0
+        with self._write() as db:
+            own = "SELECT user FROM user_settings WHERE retention_days IS NOT NULL"
+            if self.defaults.retention_days > 0:
+                cut = stamp(now - timedelta(days=self.defaults.retention_days))
+                deleted += db.execute(f"DELETE FROM records WHERE at < ? AND user NOT IN ({own})",
+                                      [cut]).rowcount
+            for row in list(db.query(f"SELECT user, retention_days FROM user_settings "
+                                     f"WHERE retention_days > 0")):
+                cut = stamp(now - timedelta(days=row["retention_days"]))
+                deleted += db.execute("DELETE FROM records WHERE user = ? AND at < ?",
+                                      [row["user"], cut]).rowcount
+            db.execute("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?",
+                       [stamp(now - timedelta(days=JOB_KEEP_DAYS))])
+        return deleted
+
+    # --- per-user settings ---------------------------------------------------------------------
+
+    def get_settings(self, user: str) -> UserSettings:
+        rows = list(self.db.query("SELECT * FROM user_settings WHERE user = ?", [user_key(user)]))
+        if not rows:
+            return self.defaults
+        own = {k: v for k, v in rows[0].items()
+               if k not in ("user", "updated_at") and v is not None}
+        for flag in ("attach_embedding", "store_embeddings"):
+            if flag in own:
+                own[flag] = bool(own[flag])
+        return dataclasses.replace(self.defaults, **own)
+
+    def set_settings(self, user: str, **changes) -> UserSettings:
+        """Change some of a user's settings (``None`` returns one to the default)."""
+        for key, value in changes.items():
+            check = _SETTING_CHECKS.get(key)
+            if check is None:
+                raise ValueError(f"unknown user setting {key!r}; expected one of "
+                                 f"{', '.join(_SETTING_CHECKS)}")
+            if value is not None and not check[0](value):
+                raise ValueError(f"{key} must be {check[1]}, not {value!r}")
+        row = {k: int(v) if isinstance(v, bool) else v for k, v in changes.items()}
+        with self._write() as db:
+            db["user_settings"].upsert({"user": user_key(user), **row, "updated_at": stamp()},
+                                       pk="user")
+        return self.get_settings(user)
+
+    # --- consents, the job journal, channel settings, meta -------------------------------------
+
+    def grant_consent(self, user: str, scope: str, now: datetime | None = None) -> None:
+        with self._write() as db:
+            db["consents"].upsert({"user": user_key(user), "scope": scope,
+                                   "granted_at": stamp(now)}, pk=("user", "scope"))
+
+    def revoke_consent(self, user: str, scope: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM consents WHERE user = ? AND scope = ?",
+                              [user_key(user), scope]).rowcount > 0
+
+    def has_consent(self, user: str, scope: str) -> bool:
+        return bool(list(self.db.query("SELECT 1 FROM consents WHERE user = ? AND scope = ?",
+                                       [user_key(user), scope])))
+
+    def add_job(self, platform: str, ref: str, user: str, chat: str = "") -> int | None:
+        """Journal accepted work (a message or file reference, never audio). None when
+        (platform, ref) was journaled before: a redelivered event."""
+        now = stamp()
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO jobs (platform, ref, user, chat, status, detail, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, 'pending', '', ?, ?)",
+                [platform, ref, user_key(user), str(chat), now, now])
+            return cur.lastrowid if cur.rowcount else None
+
+    def claim_job(self, job_id: int) -> bool:
+        """pending -> running; False when another worker claimed it first."""
+        with self._write() as db:
+            return db.execute("UPDATE jobs SET status = 'running', updated_at = ? "
+                              "WHERE id = ? AND status = 'pending'", [stamp(), job_id]).rowcount > 0
+
+    def finish_job(self, job_id: int, ok: bool = True, detail: str = "") -> None:
+        with self._write() as db:
+            db.execute("UPDATE jobs SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
+                       ["done" if ok else "failed", detail, stamp(), job_id])
+
+    def pending_jobs(self, platform: str | None = None) -> list[dict]:
+        """Jobs not finished (pending or running), oldest first: what a restart must resume."""
+        return list(self.db.query(
+            "SELECT * FROM jobs WHERE status IN ('pending', 'running') AND platform = "
+            "coalesce(?, platform) ORDER BY id", [platform]))
+
+    def channel_setting(self, platform: str, channel: str, key: str, default=None,
+                        user: str = ""):
+        """A channel-wide value (``user=""``) or one member's (e.g. a group opt-in)."""
+        rows = list(self.db.query(
+            "SELECT value FROM channel_settings WHERE platform = ? AND channel = ? AND key = ? "
+            "AND user = ?", [platform, str(channel), key, user_key(user) if user else ""]))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_channel_setting(self, platform: str, channel: str, key: str, value, user: str = "",
+                            set_by: str | None = None) -> None:
+        with self._write() as db:
+            db["channel_settings"].upsert({
+                "platform": platform, "channel": str(channel), "key": key,
+                "user": user_key(user) if user else "", "value": json.dumps(value),
+                "set_by": user_key(set_by) if set_by else None, "updated_at": stamp(),
+            }, pk=("platform", "channel", "key", "user"))
+
+    def salt(self) -> str:
+        """A random per-install salt (hex), e.g. for hashing user ids in logs; made once."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
+                       [secrets.token_hex(16)])
+            return list(db.query("SELECT value FROM meta WHERE key = 'salt'"))[0]["value"]
+
+
+_SETTING_CHECKS = {
+    "granularity": (lambda v: v in GRANULARITIES, " or ".join(GRANULARITIES)),
+    "attach_embedding": (lambda v: isinstance(v, bool), "true or false"),
+    "store_embeddings": (lambda v: isinstance(v, bool), "true or false"),
+    "language": (lambda v: v in ("en", "zh"), "en or zh"),
+    "retention_days": (lambda v: type(v) is int and v >= 0, "a whole number >= 0"),
+}
+
+
+def _note(note) -> dict:
+    if hasattr(note, "key"):
+        return {"key": note.key, "params": dict(getattr(note, "params", {}) or {})}
+    return {"text": str(note)}
