@@ -111,7 +111,7 @@ def shares(timeline) -> list[tuple[str, float]]:
 
 
 def pooled(timeline, per_cell: int) -> tuple[list[float], list[str]]:
-    """Merge ``per_cell`` consecutive windows (mean probabilities): cell start times and emotions."""
+    """Merge ``per_cell`` consecutive windows (mean probabilities): cell starts and emotions."""
     probs = np.asarray(timeline.probs, dtype=np.float64)
     times = np.asarray(timeline.times_s, dtype=np.float64)
     labels = tuple(timeline.labels)

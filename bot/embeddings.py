@@ -2,9 +2,9 @@
 limit demands it.
 
 An utterance embedding is (D,), a frame embedding (T, D). A 300 s frame embedding is about 61 MB of
-float32, more than Telegram's 50 MB upload limit: ``pack`` then tries a compressed ``.npz`` and, only
-when the user asked for it, float16; when nothing fits it returns no data and the size, and the
-reply says how to get the embedding another way.
+float32, more than Telegram's 50 MB upload limit: ``pack`` then tries a compressed ``.npz``,
+and only when the user asked for it float16; when nothing fits it returns no data and the size,
+and the reply says how to get the embedding another way.
 """
 
 from __future__ import annotations

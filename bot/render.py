@@ -46,7 +46,7 @@ def headline(emotion: str, confidence: float, lang: str = "en") -> str:
     return f"{EMOJI.get(emotion, '❔')} {emotion_name(emotion, lang)} {confidence * 100:.1f} %"
 
 
-# --- reply text ------------------------------------------------------------------------------------
+# --- reply text -----------------------------------------------------------------------------------
 # Everything below picks its words from ``bot.messages``; mono blocks keep English labels where
 # columns must line up (CJK characters are two columns wide).
 
@@ -177,11 +177,11 @@ def timeline_text(timeline, lang: str = "en") -> list[str]:
     return parts
 
 
-# --- history and stats -----------------------------------------------------------------------------
+# --- history and stats ----------------------------------------------------------------------------
 
 
 def history_block(rows: Iterable[Mapping]) -> str:
-    """One line per analysis, newest first: ``YYYY-MM-DD HH:MM emotion   confidence`` (33 columns)."""
+    """One line per analysis, newest first: ``YYYY-MM-DD HH:MM emotion confidence`` (33 wide)."""
     return "\n".join(
         f"{str(r['at'])[:16].replace('T', ' ')} {r['emotion']:<{_LABEL_WIDTH}} "
         f"{float(r['confidence']) * 100:5.1f}%"
@@ -190,7 +190,7 @@ def history_block(rows: Iterable[Mapping]) -> str:
 
 
 def stats_text(s: Stats, lang: str = "en") -> tuple[list[str], str | None]:
-    """(paragraphs, mono block): a summary line, the shares as a chart, the dominant emotion per day."""
+    """(paragraphs, mono block): a summary; the shares as a chart, the dominant emotion per day."""
     period = text(f"stats.period.{s.period}", lang)
     if not s.count:
         return [text("stats.empty", lang, period=period)], None
