@@ -160,6 +160,14 @@ def test_a_phase_inverted_stereo_file_falls_back_to_one_channel(tmp_path):
     assert float(np.max(np.abs(decoded.waveform))) > 0.5
 
 
+def test_a_recording_too_loud_for_the_microphone_gets_a_clipping_note(tmp_path):
+    clipped = tmp_path / "clipped.wav"
+    ffmpeg(["-i", FIXTURES / "mp3_content_named.ogg", "-af", "volume=20dB", "-c:a", "pcm_s16le", clipped])
+    decoded = audio.decode(clipped, SETTINGS)
+    assert [note.key for note in decoded.notes] == ["audio.note.clipped"]
+    assert decoded.notes[0].params["percent"] > 5
+
+
 def test_audio_past_max_seconds_is_refused_after_a_capped_decode(tmp_path):
     long = tmp_path / "long.ogg"
     ffmpeg(["-f", "lavfi", "-i", "anoisesrc=color=pink:duration=12:amplitude=0.3",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,20 @@ def test_saved_error_pages_are_reported_as_failed_downloads():
         audio.decode(b'{"ok":false,"error_code":400,"description":"Bad Request"}', AudioSettings())
     with pytest.raises(errors.DownloadFailed):
         audio.decode(b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>", AudioSettings())
+
+
+def test_concurrent_decodes_share_one_voice_activity_detector_safely():
+    names = ["speech_very_quiet_-45dB.ogg", "non_speech_birdsong.ogg", "mp3_content_named.ogg"] * 3
+
+    def outcome(name: str) -> str:
+        try:
+            return audio.decode(FIXTURES / name, AudioSettings()).format
+        except errors.AudioError as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(outcome, names))
+    assert outcomes == ["ogg/opus", "NoSpeech", "mp3/mp3"] * 3
 
 
 MEMORY_PROBE = r"""
