@@ -10,6 +10,7 @@ whether there is speech. The VAD model loads lazily, once per process, and is us
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import warnings
 
@@ -83,6 +84,7 @@ def completeness_notes(
     notes = []
     if (
         declared_duration_s
+        and math.isfinite(declared_duration_s)
         and declared_duration_s - duration_s >= 1.0
         and duration_s < 0.8 * declared_duration_s
     ):
