@@ -103,8 +103,9 @@ def analyze_file(
     granularity: str,
     save_embedding: bool,
     random_weights: bool = False,
-) -> tuple[Path, dict]:
-    """Decode, infer and write one output folder. Raises ``AudioError`` for bad input."""
+) -> tuple[Path, dict, object, audio.DecodedAudio]:
+    """Decode, infer and write one output folder. Raises ``AudioError`` for bad input.
+    Returns the folder, the result.json record, the ``ClipResult`` and the decoded audio."""
     decoded = audio.decode(path, settings.audio)
     result = infer(decoded.waveform, granularity == "frame")
     now = datetime.now()
@@ -127,7 +128,7 @@ def analyze_file(
         out.rmdir()
         raise
     record["output_dir"] = str(out)
-    return out, record
+    return out, record, result, decoded
 
 
 def failure_reason(error: BaseException) -> str:

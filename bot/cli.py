@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -50,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true",
                          help="print one JSON object per file per line instead of charts")
     analyze.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    analyze.add_argument("--record", action="store_true",
+                         help="also record each result in the history database as cli:USER")
+    analyze.add_argument("--user", metavar="NAME", default=None,
+                         help="history user for --record (default: your OS user name)")
+
+    from bot import cli_history
+
+    cli_history.register(commands)
+
+    run = commands.add_parser(
+        "run", help="run the chat bots (every platform whose token is set)",
+        description="Start every configured chat platform (Telegram when TELEGRAM_BOT_TOKEN is "
+        "set, Slack when SLACK_BOT_TOKEN is set) in one process sharing one engine and one "
+        "history database, plus the health/metrics server. Stops cleanly on SIGTERM/SIGINT.",
+    )
+    _add_config(run, top=False)
 
     dev = commands.add_parser("dev", help="developer tools")
     _add_config(dev, top=False)
@@ -86,7 +103,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emotion-bot: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(args.verbose, "WARNING" if args.command == "analyze" else settings.logging.level)
+    if args.command == "run":
+        return _run(settings)
+    if args.command != "analyze":
+        return args.func(args, settings)
     return _analyze(args, settings)
+
+
+def _run(settings: settings_mod.Settings) -> int:
+    import asyncio
+
+    from bot.runner import StartupError, run
+    from engine.loader import ModelLoadError
+
+    try:
+        asyncio.run(run(settings))
+    except (StartupError, ModelLoadError) as exc:
+        print(f"emotion-bot: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _make_model(args: argparse.Namespace) -> int:
@@ -121,7 +156,7 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
         infer = lambda wave, frames: infer_one(model, wave, frames)  # noqa: E731
         for path in _progress(inputs.files, args.json):
             try:
-                out, record = analyze.analyze_file(
+                out, record, result, decoded = analyze.analyze_file(
                     path, settings, infer, settings.engine.model, Path(args.out),
                     args.granularity, args.embedding, model.random_weights,
                 )
@@ -132,6 +167,11 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
                     print(json.dumps({"source": path.name, "path": str(path),
                                       "error": analyze.failure_reason(exc)}, ensure_ascii=False))
                 continue
+            if args.record:
+                from bot.cli_history import record_cli_result
+
+                record["history_id"] = record_cli_result(
+                    settings, args.user or getpass.getuser(), record, result, decoded.notes)
             if args.json:
                 print(json.dumps(record, ensure_ascii=False), flush=True)
             else:

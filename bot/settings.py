@@ -128,6 +128,7 @@ class ServerSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = field(default=9090, metadata=_range(1, 65535))
+    drain_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ ENCODED = [
 
 
 def run_cli(*args: str, model: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EMOTION_BOT__ENGINE__MODEL": str(model)}
+    env = {**os.environ, "EMOTION_BOT__ENGINE__MODEL": str(model),
+           "EMOTION_BOT__HISTORY__PATH": str(cwd / "history.db")}
     env.pop("EMOTION_BOT_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -41,9 +42,13 @@ def wav_info(path: Path) -> tuple[int, int, int, float]:
 def test_analyze_writes_the_seed_layout_for_each_encoding(tmp_path, tiny_model_dir):
     inputs = [str(SAMPLES / name) for name in ENCODED]
     proc = run_cli("analyze", *inputs, "--embedding", "--json", "--out", str(tmp_path / "out"),
-                   model=tiny_model_dir, cwd=tmp_path)
+                   "--record", "--user", "tester", model=tiny_model_dir, cwd=tmp_path)
     assert 0 == proc.returncode, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    listed = run_cli("history", "--user", "tester", "--json", model=tiny_model_dir, cwd=tmp_path)
+    rows = json.loads(listed.stdout)
+    assert [line["emotion"] for line in lines][::-1] == [row["emotion"] for row in rows]
+    assert sorted(line["history_id"] for line in lines) == sorted(row["id"] for row in rows)
     assert ENCODED == [line["source"] for line in lines]
     folders = sorted((tmp_path / "out").iterdir())
     assert 4 == len(folders)

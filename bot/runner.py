@@ -1,0 +1,105 @@
+"""`emotion-bot run`: every configured platform in one process, on one engine and one history.
+
+Start-up checks name exactly what is missing before anything connects. SIGTERM/SIGINT stop intake,
+let in-flight work finish within ``[server] drain_timeout_s``, then close the engine and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Something needed to start is missing; the message says what and how to fix it."""
+
+
+def platforms(settings: Settings) -> list[str]:
+    """The platforms to start, from the secrets present. Raises ``StartupError`` naming gaps."""
+    s, chosen, problems = settings.secrets, [], []
+    if s.telegram_bot_token:
+        chosen.append("telegram")
+        if settings.telegram.mode == "webhook":
+            if not settings.telegram.webhook_url:
+                problems.append('telegram.mode = "webhook" needs telegram.webhook_url (the public '
+                                "HTTPS address Telegram posts to)")
+            if not s.telegram_webhook_secret:
+                problems.append("webhook mode needs TELEGRAM_WEBHOOK_SECRET (any random string "
+                                "of 1-256 letters, digits, _ and -)")
+    if s.slack_bot_token or s.slack_signing_secret or s.slack_app_token:
+        chosen.append("slack")
+        if not s.slack_bot_token:
+            problems.append("Slack needs SLACK_BOT_TOKEN (xoxb-..., from the app's OAuth & "
+                            "Permissions page)")
+        if settings.slack.mode == "http" and not s.slack_signing_secret:
+            problems.append("Slack HTTP mode needs SLACK_SIGNING_SECRET (Basic Information page)")
+        if settings.slack.mode == "socket" and not s.slack_app_token:
+            problems.append('slack.mode = "socket" needs SLACK_APP_TOKEN (xapp-..., an app-level '
+                            "token with connections:write)")
+    if not chosen:
+        problems.append("no chat platform is configured: set TELEGRAM_BOT_TOKEN (from @BotFather) "
+                        "and/or SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN")
+    if problems:
+        raise StartupError("cannot start:\n  - " + "\n  - ".join(problems))
+    return chosen
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    from bot import health as health_mod
+    from bot.app import load_model, running
+
+    names = platforms(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    state = health_mod.Health()
+    server = None
+    if settings.server.enabled:
+        server = await health_mod.serve(state, settings.server.host, settings.server.port)
+    try:
+        model = await asyncio.to_thread(load_model, settings)
+        state.checks["model"] = lambda: True
+        async with running(settings, model) as service:
+            state.checks["database"] = service.history.writable
+            connected: dict[str, bool] = {}
+            tasks = []
+            for name in names:
+                adapter = importlib.import_module(f"adapters.{name}")
+                connected[name] = False
+                state.checks[name] = lambda n=name: connected[n]
+                tasks.append(asyncio.create_task(
+                    _serve(adapter, name, settings, service, stop, connected), name=name))
+            logger.info("running: %s", ", ".join(names))
+            await stop.wait()
+            state.draining = True
+            logger.info("stopping: finishing work in progress (up to %.0f s)",
+                        settings.server.drain_timeout_s)
+            done, pending = await asyncio.wait(tasks, timeout=settings.server.drain_timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+
+async def _serve(adapter, name, settings, service, stop, connected) -> None:
+    """Run one platform until ``stop``; a crash is logged and ends only that platform."""
+    try:
+        connected[name] = True
+        await adapter.serve(settings, service, stop)
+    except Exception:
+        logger.exception("platform %s stopped with an error", name)
+    finally:
+        connected[name] = False
