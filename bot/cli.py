@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot import logs
 from bot import settings as settings_mod
 
 logger = logging.getLogger(__name__)
@@ -83,16 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(verbose: bool, level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore", "modelscope", "funasr", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev":
@@ -102,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except settings_mod.SettingsError as exc:
         print(f"emotion-bot: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(args.verbose, "WARNING" if args.command == "analyze" else settings.logging.level)
+    quiet = args.command != "run"  # one-shot commands print results, not progress logs
+    logs.configure("WARNING" if quiet else settings.logging.level, settings.logging.format,
+                   args.verbose)
     if args.command == "run":
         return _run(settings)
     if args.command != "analyze":
@@ -127,7 +120,7 @@ def _run(settings: settings_mod.Settings) -> int:
 def _make_model(args: argparse.Namespace) -> int:
     from engine.checkpoint import RANDOM_WEIGHTS_NOTICE, make_model
 
-    configure_logging(args.verbose, "WARNING")
+    logs.configure("WARNING", verbose=args.verbose)
     path = make_model(args.directory, args.size, args.seed)
     print(f"wrote a {args.size} emotion2vec checkpoint to {path}")
     print(RANDOM_WEIGHTS_NOTICE)

@@ -147,6 +147,14 @@ class History:
             raise
         db.conn.commit()
 
+    def writable(self) -> bool:
+        """For /readyz: a write transaction can start now (the file is not locked or read-only)."""
+        try:
+            with self._write():
+                return True
+        except sqlite3.Error:
+            return False
+
     def close(self) -> None:
         with self._all_lock:
             for conn in self._all:

@@ -11,6 +11,7 @@ import importlib
 import logging
 import signal
 
+from bot import logs
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         model = await asyncio.to_thread(load_model, settings)
         state.checks["model"] = lambda: True
         async with running(settings, model) as service:
+            logs.set_salt(service.history.salt())
             state.checks["database"] = service.history.writable
             connected: dict[str, bool] = {}
             tasks = []

@@ -199,3 +199,17 @@ def test_user_keys():
     for bad in ("", "telegram:", ":1"):
         with pytest.raises(ValueError):
             user_key(bad)
+
+
+def test_writable_reports_a_locked_database(tmp_path):
+    import sqlite3
+
+    history = History(tmp_path / "w.db", timeout_s=0.2)
+    assert True is history.writable()
+    other = sqlite3.connect(tmp_path / "w.db")
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    assert False is history.writable()
+    other.rollback()
+    assert True is history.writable()
+    other.close()
+    history.close()
