@@ -11,19 +11,17 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+def _subset(cls, section):
+    """``cls`` built from the same-named fields of a settings section (they mirror each other)."""
+    import dataclasses
+
+    return cls(**{f.name: getattr(section, f.name) for f in dataclasses.fields(cls)})
+
+
 def model_spec(settings: Settings):
     from engine.loader import ModelSpec
 
-    e = settings.engine
-    return ModelSpec(
-        model=e.model,
-        hub=e.hub,
-        cache_dir=e.cache_dir,
-        device=e.device,
-        precision=e.precision,
-        threads=e.threads,
-        hub_timeout_s=e.hub_timeout_s,
-    )
+    return _subset(ModelSpec, settings.engine)
 
 
 def load_model(settings: Settings):
@@ -36,17 +34,7 @@ def load_model(settings: Settings):
 def engine_config(settings: Settings):
     from engine.engine import EngineConfig
 
-    e = settings.engine
-    return EngineConfig(
-        max_batch_size=e.max_batch_size,
-        max_wait_ms=e.max_wait_ms,
-        max_batch_audio_s=e.max_batch_audio_s,
-        max_queue_clips=e.max_queue_clips,
-        max_queue_audio_s=e.max_queue_audio_s,
-        window_s=e.window_s,
-        timeline_window_s=e.timeline_window_s,
-        timeline_hop_s=e.timeline_hop_s,
-    )
+    return _subset(EngineConfig, settings.engine)
 
 
 @contextlib.asynccontextmanager
