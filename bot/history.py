@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import io
 import json
-import secrets
 import sqlite3
 import threading
 import time
@@ -30,6 +29,7 @@ import numpy as np
 from sqlite_utils import Database, Migrations
 
 from bot import analysis, charts, embeddings
+from bot.history_tables import SideTables, stamp, user_key
 
 JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
 GRANULARITIES = ("utterance", "frame")
@@ -67,6 +67,12 @@ def _initial(db: Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations(name="0002_job_payload")
+def _job_payload(db: Database) -> None:
+    # What an adapter needs to fetch the file again and answer after a restart (never audio).
+    db["jobs"].add_column("payload", str)
+
+
 @dataclass(frozen=True)
 class UserSettings:
     granularity: str = "utterance"
@@ -76,21 +82,7 @@ class UserSettings:
     retention_days: int = 0  # 0: keep for ever
 
 
-def stamp(when: datetime | None = None) -> str:
-    """UTC ISO time with seconds, sortable as text: ``2025-01-02T03:04:05Z``."""
-    return (when or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-
-
-def user_key(raw: str) -> str:
-    """A full key stays as is (``telegram:123``); a bare name means ``cli:NAME``."""
-    raw = raw.strip()
-    if not raw or raw.endswith(":") or raw.startswith(":"):
-        raise ValueError(f"not a user key: {raw!r}")
-    return raw if ":" in raw else f"cli:{raw}"
-
-
-class History:
+class History(SideTables):
     def __init__(self, path: str | Path, defaults: UserSettings = UserSettings(),
                  timeout_s: float = 30.0) -> None:
         self.path = str(path)
@@ -267,7 +259,7 @@ class History:
                 cut = stamp(now - timedelta(days=self.defaults.retention_days))
                 deleted += db.execute(f"DELETE FROM records WHERE at < ? AND user NOT IN ({own})",
                                       [cut]).rowcount
-            for row in list(db.query(f"SELECT user, retention_days FROM user_settings "
+            for row in list(db.query("SELECT user, retention_days FROM user_settings "
                                      f"WHERE retention_days > 0")):
                 cut = stamp(now - timedelta(days=row["retention_days"]))
                 deleted += db.execute("DELETE FROM records WHERE user = ? AND at < ?",
@@ -303,74 +295,6 @@ class History:
             db["user_settings"].upsert({"user": user_key(user), **row, "updated_at": stamp()},
                                        pk="user")
         return self.get_settings(user)
-
-    # --- consents, the job journal, channel settings, meta -------------------------------------
-
-    def grant_consent(self, user: str, scope: str, now: datetime | None = None) -> None:
-        with self._write() as db:
-            db["consents"].upsert({"user": user_key(user), "scope": scope,
-                                   "granted_at": stamp(now)}, pk=("user", "scope"))
-
-    def revoke_consent(self, user: str, scope: str) -> bool:
-        with self._write() as db:
-            return db.execute("DELETE FROM consents WHERE user = ? AND scope = ?",
-                              [user_key(user), scope]).rowcount > 0
-
-    def has_consent(self, user: str, scope: str) -> bool:
-        return bool(list(self.db.query("SELECT 1 FROM consents WHERE user = ? AND scope = ?",
-                                       [user_key(user), scope])))
-
-    def add_job(self, platform: str, ref: str, user: str, chat: str = "") -> int | None:
-        """Journal accepted work (a message or file reference, never audio). None when
-        (platform, ref) was journaled before: a redelivered event."""
-        now = stamp()
-        with self._write() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO jobs (platform, ref, user, chat, status, detail, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, 'pending', '', ?, ?)",
-                [platform, ref, user_key(user), str(chat), now, now])
-            return cur.lastrowid if cur.rowcount else None
-
-    def claim_job(self, job_id: int) -> bool:
-        """pending -> running; False when another worker claimed it first."""
-        with self._write() as db:
-            return db.execute("UPDATE jobs SET status = 'running', updated_at = ? "
-                              "WHERE id = ? AND status = 'pending'", [stamp(), job_id]).rowcount > 0
-
-    def finish_job(self, job_id: int, ok: bool = True, detail: str = "") -> None:
-        with self._write() as db:
-            db.execute("UPDATE jobs SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
-                       ["done" if ok else "failed", detail, stamp(), job_id])
-
-    def pending_jobs(self, platform: str | None = None) -> list[dict]:
-        """Jobs not finished (pending or running), oldest first: what a restart must resume."""
-        return list(self.db.query(
-            "SELECT * FROM jobs WHERE status IN ('pending', 'running') AND platform = "
-            "coalesce(?, platform) ORDER BY id", [platform]))
-
-    def channel_setting(self, platform: str, channel: str, key: str, default=None,
-                        user: str = ""):
-        """A channel-wide value (``user=""``) or one member's (e.g. a group opt-in)."""
-        rows = list(self.db.query(
-            "SELECT value FROM channel_settings WHERE platform = ? AND channel = ? AND key = ? "
-            "AND user = ?", [platform, str(channel), key, user_key(user) if user else ""]))
-        return json.loads(rows[0]["value"]) if rows else default
-
-    def set_channel_setting(self, platform: str, channel: str, key: str, value, user: str = "",
-                            set_by: str | None = None) -> None:
-        with self._write() as db:
-            db["channel_settings"].upsert({
-                "platform": platform, "channel": str(channel), "key": key,
-                "user": user_key(user) if user else "", "value": json.dumps(value),
-                "set_by": user_key(set_by) if set_by else None, "updated_at": stamp(),
-            }, pk=("platform", "channel", "key", "user"))
-
-    def salt(self) -> str:
-        """A random per-install salt (hex), e.g. for hashing user ids in logs; made once."""
-        with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
-                       [secrets.token_hex(16)])
-            return list(db.query("SELECT value FROM meta WHERE key = 'salt'"))[0]["value"]
 
 
 _SETTING_CHECKS = {

@@ -49,7 +49,7 @@ def test_record_and_history_newest_first(h):
     assert expected == {k: v for k, v in rows[1].items() if k not in ("confidence", "scores")}
     assert (0.7, 0.0375) == (round(rows[1]["confidence"], 6), rows[1]["scores"]["angry"])
     assert [second] == [r["id"] for r in h.history(ALICE, 1)]
-    assert ["0001_initial"] == h.schema_version()
+    assert ["0001_initial", "0002_job_payload"] == h.schema_version()
     assert "wal" == h.db.journal_mode
 
 
@@ -173,9 +173,13 @@ def test_job_journal_is_idempotent(h):
     assert None is h.add_job("slack", "T01/F123", "slack:T01:U02", "C9")
     second = h.add_job("slack", "T01/F124", "slack:T01:U02", "C9")
     assert [first, second] == [j["id"] for j in h.pending_jobs("slack")]
+    payload = {"channel": "C9", "file": "F125", "thread_ts": "1.2"}
+    third = h.add_job("slack", "T01/F125", "slack:T01:U02", "C9", payload=payload)
+    assert payload == [j["payload"] for j in h.pending_jobs("slack") if j["id"] == third][0]
     assert (True, False) == (h.claim_job(first), h.claim_job(first))
     h.finish_job(first)
     h.finish_job(second, ok=False, detail="timeout")
+    h.finish_job(third)
     assert [] == h.pending_jobs()
     assert 0 == h.purge(datetime.now(timezone.utc) + timedelta(days=8))
     assert [] == list(h.db.query("SELECT * FROM jobs"))
