@@ -210,3 +210,17 @@ def test_every_command_has_help_text_in_both_languages(make_service):
     names = [name for name, _ in service.command_list("slack", "en")]
     assert "optin" not in names and "history" in names
     assert np.all([bool(about) for _, about in service.command_list("telegram", "zh")])
+
+
+def test_journal_accepts_once_and_lists_unfinished_work(make_service):
+    service = make_service()
+    req = request()
+    job = service.accept(req, {"file_id": "F1", "chat_id": 1})
+    assert None is service.accept(req, {"file_id": "F1", "chat_id": 1})  # a redelivery
+    [pending] = service.pending("telegram")
+    assert (job, {"file_id": "F1", "chat_id": 1}) == (pending["id"], pending["payload"])
+    assert True is service.claim(job)
+    assert False is service.claim(job)
+    reply = run(service.analyze(req))
+    service.finish(job, reply)
+    assert [] == service.pending("telegram")
