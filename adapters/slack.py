@@ -224,6 +224,7 @@ async def serve(settings, service, stop: asyncio.Event) -> None:
     bridge = Bridge(service, app.client, asyncio.get_running_loop(),
                     settings.secrets.slack_bot_token)
     register(app, bridge)
+    await bridge.resume()
     if settings.slack.mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

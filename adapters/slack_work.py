@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import httpx
 from slack_sdk import WebClient
@@ -177,7 +177,8 @@ class Bridge:
 
     # --- analysis and delivery --------------------------------------------------------------
 
-    async def analyse(self, origin: Origin, file_id: str, explicit: bool, kind: str) -> None:
+    async def analyse(self, origin: Origin, file_id: str, explicit: bool, kind: str,
+                      job: int | None = None) -> None:
         try:
             info = await asyncio.to_thread(self.client.files_info, file=file_id)
         except SlackApiError as err:
@@ -185,9 +186,31 @@ class Bridge:
         file = info["file"]
         origin = replace(origin, thread_ts=origin.thread_ts or thread_of(file, origin.channel))
         fetch = downloader(file.get("url_private_download") or file.get("url_private"), self.token)
-        reply = await self.service.analyze(audio_request(origin, file, fetch, explicit, kind))
+        req = audio_request(origin, file, fetch, explicit, kind)
+        if kind == "auto" and job is None and hasattr(self.service, "accept"):
+            # journaled: a redelivery, even after a restart, is not analysed twice
+            payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit}
+            job = await asyncio.to_thread(self.service.accept, req, payload)
+            if job is None or not await asyncio.to_thread(self.service.claim, job):
+                return
+        reply = await self.service.analyze(req)
         if reply is not None:
             await self.deliver(reply, origin)
+        if job is not None:
+            await asyncio.to_thread(self.service.finish, job, reply)
+
+    async def resume(self) -> None:
+        """Automatic analyses accepted before a restart but never answered: run them now."""
+        if not hasattr(self.service, "pending"):
+            return
+        for job in await asyncio.to_thread(self.service.pending, "slack"):
+            p = job["payload"]
+            if "file" not in p or (job["status"] == "pending" and not await asyncio.to_thread(
+                    self.service.claim, job["id"])):
+                continue
+            logger.info("resuming an automatic analysis accepted before a restart")
+            self.submit(self.analyse(Origin(**p["origin"]), p["file"], p["explicit"], "auto",
+                                     job["id"]))
 
     async def problem(self, err: SlackApiError, origin: Origin) -> Reply:
         error, lang = err.response.get("error", ""), await self.lang(origin)

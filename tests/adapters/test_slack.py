@@ -328,3 +328,31 @@ def test_history_is_isolated_across_users_and_workspaces(fake, tmp_path, tiny_mo
     assert "Your last 1 analyses" in t1_u1
     assert "Your last 1 analyses" in t2_u1
     assert "No analyses recorded yet." in t1_u2
+
+
+def test_auto_mode_survives_a_restart_without_answering_twice(fake, tmp_path, tiny_model):
+    fake.add_file("F0AUDIO11", VOICE, user="U1", channel="C1")
+    fake.add_file("F0AUDIO12", VOICE, user="U1", channel="C1", ts="1700000700.000400")
+
+    async def first_run():
+        async with slack_app(fake, tmp_path, tiny_model) as post:
+            await post(command("auto on", fake=fake))
+            await post(event("Ev7", files=("F0AUDIO11",)), "application/json")
+            await wait(fake, "/api/files.completeUploadExternal")
+            # accepted just before a crash, never answered
+            origin = slack.Origin("T1", "T1", "U1", "C1", "channel", "1700000700.000400")
+            req = slack.audio_request(origin, fake.files["F0AUDIO12"][0], None, False, "auto")
+            payload = {"origin": vars(origin), "file": "F0AUDIO12", "explicit": False}
+            assert await asyncio.to_thread(post.service.accept, req, payload) is not None
+
+    async def second_run():
+        async with slack_app(fake, tmp_path, tiny_model) as post:
+            await post(event("Ev7", files=("F0AUDIO11",)), "application/json",
+                       **{"X-Slack-Retry-Num": "3"})
+            await wait(fake, "/api/chat.postMessage", 2)
+            await asyncio.sleep(1.0)
+
+    run(first_run())
+    run(second_run())
+    threads = [r.params["thread_ts"] for r in fake.calls("/api/chat.postMessage")]
+    assert [SHARE_TS, "1700000700.000400"] == threads
