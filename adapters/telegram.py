@@ -1,0 +1,323 @@
+"""Telegram: python-telegram-bot updates -> requests for the ``Service``; replies -> Bot API calls.
+
+``build(settings, service)`` makes the ``Application`` (a self-hosted Bot API server or a test fake
+via ``[telegram] base_url``/``base_file_url``; updates handled concurrently); ``serve(settings,
+service, stop)`` runs it by long polling or webhook until ``stop`` is set. What a request means
+and what the reply says are the Service's business; this module only translates and delivers
+(``adapters.telegram_render`` holds the pure translations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import urlparse
+
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters,
+                      Update)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          ContextTypes, MessageHandler, filters)
+
+from adapters import telegram_render as render
+from adapters import telegram_webhook
+from bot.messages import language, text
+from bot.reply import Reply
+from bot.requests import CommandRequest, FetchError
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+ATTEMPTS = 4  # per Bot API call, for flood control (429) and dropped connections
+EMOTION_HELP = {
+    "en": ("emotion", "reply to a voice note with this to analyse it"),
+    "zh": ("emotion", "回复一条语音以分析它"),
+}
+EMOTION_USAGE = {
+    "en": "Reply to a voice note or audio file with /emotion and I'll analyse it (your own, or "
+    "one whose speaker has opted in with /optin).",
+    "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它（你自己的，或已用 /optin 同意的成员的）。",
+}
+EXTRA_COMMANDS = ("emotion", "consent")  # understood here but not in the service's menu list
+
+
+def build(settings: Settings, service) -> Application:
+    token = settings.secrets.telegram_bot_token
+    if not token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
+                         "export its token")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    tg = settings.telegram
+    builder = (ApplicationBuilder().token(token).base_url(tg.base_url)
+               .base_file_url(tg.base_file_url)
+               .concurrent_updates(int(getattr(tg, "concurrent_updates", 32))))
+    if tg.mode == "webhook":
+        builder = builder.updater(None)
+    app = builder.build()
+    register(app, service, settings)
+    return app
+
+
+def register(app: Application, service, settings: Settings) -> None:
+    handlers = Handlers(service, settings)
+    names = [name for name, _ in service.command_list("telegram", "en")] + list(EXTRA_COMMANDS)
+    app.add_handler(CommandHandler(names, handlers.command))
+    app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.command))
+    media = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.ALL
+    app.add_handler(MessageHandler(media & filters.UpdateType.MESSAGE, handlers.audio))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    app.add_error_handler(_log_error)
+
+
+async def serve(settings: Settings, service, stop: asyncio.Event) -> None:
+    """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``."""
+    tg = settings.telegram
+    secret = settings.secrets.telegram_webhook_secret
+    if tg.mode == "webhook" and not secret:
+        raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
+                         "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
+    app = build(settings, service)
+    async with app:
+        await app.start()
+        await _set_commands(app, service)
+        server = None
+        if tg.mode == "webhook":
+            path = urlparse(tg.webhook_url).path or "/telegram"
+            server = await telegram_webhook.start(
+                tg.webhook_host, tg.webhook_port, path, secret,
+                lambda data: app.update_queue.put_nowait(Update.de_json(data, app.bot)))
+            if tg.webhook_url:
+                await _retry(lambda: app.bot.set_webhook(
+                    tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES))
+            logger.info("telegram webhook listening on %s:%s", tg.webhook_host, tg.webhook_port)
+        else:
+            await app.updater.start_polling(
+                poll_interval=0.0, timeout=int(getattr(tg, "poll_timeout_s", 10)),
+                allowed_updates=["message", "callback_query"])
+            logger.info("telegram long polling started")
+        try:
+            await stop.wait()
+        finally:
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            elif app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+
+
+class Handlers:
+    def __init__(self, service, settings: Settings) -> None:
+        self.service = service
+        self.max_download = int(settings.telegram.max_download_mb * MB)
+
+    async def audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice note, audio file, video note or document sent to the bot or the group."""
+        msg, chat = update.effective_message, update.effective_chat
+        if msg.from_user is None:
+            return
+        private = chat.type == "private"
+        file = render.audio_of(msg, any_document=private)
+        if file is None:
+            return
+        await self._analyze(context, msg, msg, file, explicit=private)
+
+    async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if user is None or not msg.text:
+            return
+        name, *args = msg.text.split()
+        name = name[1:].split("@")[0].lower()
+        if name == "emotion":
+            target = msg.reply_to_message
+            file = render.audio_of(target, any_document=True) if target else None
+            if file is not None:
+                return await self._analyze(context, msg, target, file, explicit=True)
+            if not args:
+                lang = await self._lang(user)
+                return await self._deliver(context, msg, Reply((), headline=EMOTION_USAGE[lang]))
+            name, *args = args  # "/emotion history 5" works like "/history 5"
+        req = CommandRequest(render.sender_of(user), render.chat_key(chat.id), name.lower(),
+                             tuple(args), private=chat.type == "private")
+        await self._deliver(context, msg, await self._command(req, user))
+
+    async def _command(self, req: CommandRequest, user) -> Reply:
+        try:
+            return await self.service.command(req)
+        except Exception:
+            logger.exception("command %s failed", req.command)
+            return Reply((), headline=text("error.internal", await self._lang(user)), ok=False)
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, user = update.callback_query, update.effective_user
+        with contextlib.suppress(TelegramError):
+            await _retry(query.answer)
+        name, *args = (query.data or "help").split()
+        msg = query.message if query.message and query.message.is_accessible else None
+        chat_id = msg.chat.id if msg else user.id
+        private = msg is None or msg.chat.type == "private"
+        req = CommandRequest(render.sender_of(user), render.chat_key(chat_id), name, tuple(args),
+                             private=private)
+        reply = await self._command(req, user)
+        calls = render.plan(reply)
+        if msg is not None and private and len(calls) == 1 and calls[0].method == "send_message":
+            try:  # answer in place: the keyboard's message becomes the result
+                await _retry(lambda: msg.edit_text(calls[0].text, parse_mode=ParseMode.HTML,
+                                                   reply_markup=_keyboard(calls[0].buttons)))
+                return
+            except BadRequest as err:
+                if "not modified" in err.message.lower():
+                    return
+                logger.warning("editing a button message failed: %s", err.message)
+        await self._deliver(context, msg, reply, user=user, chat_id=chat_id)
+
+    async def _analyze(self, context, msg, target, file, explicit: bool) -> None:
+        chat, user = msg.chat, msg.from_user
+        fetch = _fetcher(context.bot, file.file_id, self.max_download)
+        req = render.audio_request(target, user, chat, file, fetch, explicit=explicit,
+                                   max_download_bytes=self.max_download)
+        try:
+            if explicit:
+                async with _chat_action(context.bot, chat.id, ChatAction.TYPING):
+                    reply = await self.service.analyze(req)
+            else:  # an automatic group analysis may end in silence: show nothing meanwhile
+                reply = await self.service.analyze(req)
+        except Exception:
+            logger.exception("analysis failed")
+            reply = Reply((), headline=text("error.internal", await self._lang(user)), ok=False)
+        if reply is not None:
+            await self._deliver(context, target, reply, user=user)
+
+    async def _deliver(self, context, msg, reply: Reply, user=None, chat_id=None) -> None:
+        """Send ``reply`` in the chat; a private reply asked for in a group goes to the user's
+        private chat, with a short pointer (or "open a chat with me first") in the group."""
+        bot = context.bot
+        user = user or msg.from_user
+        chat_id = chat_id if chat_id is not None else msg.chat.id
+        group = msg is not None and render.is_group(msg.chat)
+        reply_to = msg.message_id if msg is not None else None
+        try:
+            if reply.private and group:
+                try:
+                    await _send(bot, reply, user.id, None)
+                    note = "cmd.private_only"
+                except Forbidden:
+                    note = "cmd.open_private_chat"
+                lang = await self._lang(user)
+                await _send(bot, Reply((), headline=text(note, lang)), chat_id, reply_to)
+            else:
+                await _send(bot, reply, chat_id, reply_to)
+        except TelegramError as err:
+            logger.warning("delivering a reply failed: %s", type(err).__name__)
+
+    async def _lang(self, user) -> str:
+        lang_of = getattr(self.service, "lang", None)
+        if lang_of is not None:
+            with contextlib.suppress(Exception):
+                return language(await asyncio.to_thread(lang_of, render.sender_of(user)))
+        return language(user.language_code)
+
+
+async def _send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
+    params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    for call in render.plan(reply):
+        if call.method == "send_message":
+            await _retry(lambda: bot.send_message(
+                chat_id, call.text, parse_mode=ParseMode.HTML, reply_parameters=params,
+                reply_markup=_keyboard(call.buttons), disable_web_page_preview=True))
+        elif call.method == "send_photo":
+            await _retry(lambda: bot.send_photo(chat_id, call.file.data, reply_parameters=params))
+        else:
+            await _retry(lambda: bot.send_document(chat_id, call.file.data,
+                                                   filename=call.file.filename,
+                                                   reply_parameters=params))
+
+
+async def _retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
+    """Run one Bot API call, waiting out flood control (429 ``retry_after``) and retrying a
+    dropped connection; a timeout is not retried (the message may have been sent)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except RetryAfter as err:
+            wait = err.retry_after
+            wait = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            if attempt == attempts or wait > max_wait_s:
+                raise
+            logger.info("flood control: retrying in %.0f s", wait)
+            await asyncio.sleep(wait)
+        except TimedOut:
+            raise
+        except NetworkError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+
+
+def _fetcher(bot, file_id: str, platform_limit: int):
+    async def fetch(max_bytes: int) -> bytes:
+        try:
+            file = await _retry(lambda: bot.get_file(file_id))
+        except BadRequest as err:
+            if "too big" in err.message.lower():
+                raise FetchError("fetch.too_big_for_platform", "getFile: file is too big",
+                                 size=f"> {platform_limit / MB:g}",
+                                 limit=f"{platform_limit / MB:g}") from None
+            raise FetchError("fetch.failed", f"getFile: {err.message}") from None
+        except TelegramError as err:
+            raise FetchError("fetch.failed", f"getFile: {type(err).__name__}") from None
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise FetchError("audio.too_large", "getFile size over the limit",
+                             size_mb=round(file.file_size / MB, 1), max_mb=max_bytes / MB)
+        try:
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as err:  # the message may name the URL, which holds the token
+            raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
+        if len(data) > max_bytes:
+            raise FetchError("audio.too_large", "download over the limit",
+                             size_mb=round(len(data) / MB, 1), max_mb=max_bytes / MB)
+        return data
+
+    return fetch
+
+
+@contextlib.asynccontextmanager
+async def _chat_action(bot, chat_id: int, action: str):
+    """Keep "typing…" showing (it lasts 5 s) until the block ends."""
+    async def keep() -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _set_commands(app: Application, service) -> None:
+    for lang, code in (("en", None), ("zh", "zh")):
+        entries = [*service.command_list("telegram", lang), EMOTION_HELP[lang]]
+        try:
+            await _retry(lambda: app.bot.set_my_commands(
+                [BotCommand(name, about[:256]) for name, about in entries], language_code=code))
+        except TelegramError as err:
+            logger.warning("setMyCommands failed: %s", type(err).__name__)
+
+
+def _keyboard(buttons) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.action)]
+                                 for b in buttons])
+
+
+async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    logger.error("update handling failed", exc_info=context.error)

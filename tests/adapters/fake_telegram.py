@@ -1,0 +1,270 @@
+"""A fake Telegram Bot API on 127.0.0.1 that the real python-telegram-bot talks HTTP to.
+
+It serves getMe, deleteWebhook, getUpdates (long polling over a queue the test fills), getFile and
+the file bytes, the send*/edit* methods, setMyCommands, answerCallbackQuery and any other method
+(answered ``true``), and records every call. Faults on demand: a 429 with ``retry_after`` on the
+next call of a method, 403 for chats that never started the bot, 400 "file is too big" like the
+cloud API for files over 20 MB. Builders at the bottom make update dicts.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote
+
+TOKEN = "123456:TEST-token"
+BOT = {"id": 123456, "is_bot": True, "first_name": "Emotion", "username": "emotion_test_bot",
+       "can_join_groups": True, "can_read_all_group_messages": False,
+       "supports_inline_queries": False}
+CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+@dataclass
+class Recorded:
+    method: str
+    params: dict
+    files: dict = field(default_factory=dict)  # field name -> (filename, bytes)
+    status: int = 200
+
+
+class FakeTelegram:
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Recorded] = []
+        self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (data, reported size)
+        self.forbidden: set[int] = set()  # chat ids that answer 403
+        self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
+        self._updates: list[dict] = []
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._cond = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    def __enter__(self) -> FakeTelegram:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- what tests do -------------------------------------------------------------------------
+
+    def push(self, update: dict) -> int:
+        with self._cond:
+            update = {"update_id": next(self._ids), **update}
+            self._updates.append(update)
+            self._cond.notify_all()
+        return update["update_id"]
+
+    def add_file(self, file_id: str, data: bytes, size: int | None = None) -> None:
+        self.files[file_id] = (data, len(data) if size is None else size)
+
+    def fail_next(self, method: str, status: int = 429, retry_after: int = 1) -> None:
+        self.faults.setdefault(method, []).append((status, retry_after))
+
+    def recorded(self, method: str | None = None) -> list[Recorded]:
+        with self._cond:
+            return [c for c in self.calls if method is None or c.method == method]
+
+    def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[Recorded]:
+        return [c for c in self.recorded(method) if c.status == 200
+                and (chat_id is None or int(c.params["chat_id"]) == chat_id)]
+
+    def wait_for(self, predicate, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(0.02)
+        seen = [(c.method, c.status, str(c.params.get("text", ""))[:200])
+                for c in self.recorded() if c.method != "getUpdates"]
+        raise AssertionError(f"condition not met within {timeout} s; calls: {seen}")
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def _answer(self, method: str, params: dict, files: dict) -> tuple[int, dict]:
+        faults = self.faults.get(method)
+        if faults:
+            status, retry_after = faults.pop(0)
+            return status, {"ok": False, "error_code": status,
+                            "description": f"Too Many Requests: retry after {retry_after}",
+                            "parameters": {"retry_after": retry_after}}
+        chat_id = _int(params.get("chat_id"))
+        if chat_id in self.forbidden and method.startswith("send"):
+            return 403, {"ok": False, "error_code": 403,
+                         "description": "Forbidden: bot can't initiate conversation with a user"}
+        if method == "getMe":
+            return 200, {"ok": True, "result": BOT}
+        if method == "getUpdates":
+            return 200, {"ok": True, "result": self._poll(params)}
+        if method == "getFile":
+            file_id = params.get("file_id")
+            if file_id not in self.files:
+                return 400, {"ok": False, "error_code": 400,
+                             "description": "Bad Request: invalid file_id"}
+            size = self.files[file_id][1]
+            if size > CLOUD_DOWNLOAD_LIMIT:
+                return 400, {"ok": False, "error_code": 400,
+                             "description": "Bad Request: file is too big"}
+            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": file_id,
+                                                "file_size": size, "file_path": f"f/{file_id}"}}
+        if method in ("sendMessage", "editMessageText", "sendDocument", "sendPhoto"):
+            chat = {"id": chat_id, "type": "private" if chat_id and chat_id > 0 else "group",
+                    "title": "g"}
+            result = {"message_id": _int(params.get("message_id")) or next(self._message_ids),
+                      "date": int(time.time()), "chat": chat, "text": params.get("text", "")}
+            if method == "sendDocument":
+                name = files.get("document", ("file",))[0]
+                result["document"] = {"file_id": "d1", "file_unique_id": "d1", "file_name": name}
+            if method == "sendPhoto":
+                result["photo"] = [{"file_id": "p1", "file_unique_id": "p1", "width": 1,
+                                    "height": 1}]
+            return 200, {"ok": True, "result": result}
+        return 200, {"ok": True, "result": True}
+
+    def _poll(self, params: dict) -> list[dict]:
+        offset = _int(params.get("offset")) or 0
+        wait = min(float(params.get("timeout") or 0), 0.5)
+        with self._cond:
+            self._cond.wait_for(lambda: any(u["update_id"] >= offset for u in self._updates),
+                                timeout=wait)
+            return [u for u in self._updates if u["update_id"] >= offset]
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                prefix, path = f"/file/bot{fake.token}/f/", unquote(self.path)
+                file_id = path[len(prefix):] if path.startswith(prefix) else None
+                with fake._cond:
+                    fake.calls.append(Recorded("download", {"file_id": file_id}))
+                if file_id not in fake.files:
+                    self._reply(404, b"not found", "text/plain")
+                    return
+                self._reply(200, fake.files[file_id][0], "application/octet-stream")
+
+            def do_POST(self) -> None:
+                prefix, path = f"/bot{fake.token}/", unquote(self.path)
+                if not path.startswith(prefix):
+                    self._reply(401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}')
+                    return
+                method = path[len(prefix):]
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                params, files = _parse(self.headers.get("Content-Type", ""), body)
+                status, answer = fake._answer(method, params, files)
+                with fake._cond:
+                    fake.calls.append(Recorded(method, params, files, status))
+                self._reply(status, json.dumps(answer).encode())
+
+            def _reply(self, status: int, data: bytes, ctype: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _parse(ctype: str, body: bytes) -> tuple[dict, dict]:
+    """Form, multipart or JSON body -> (params, files). JSON-looking values are decoded."""
+    params: dict = {}
+    files: dict = {}
+    if ctype.startswith("multipart/"):
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True) or b""
+            if part.get_filename():
+                files[name] = (part.get_filename(), data)
+            else:
+                params[name] = data.decode()
+    elif ctype.startswith("application/json") and body:
+        params = json.loads(body)
+    elif body:
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                pass
+    return params, files
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- update builders -----------------------------------------------------------------------------
+
+_message_ids = itertools.count(1)
+
+
+def user(user_id: int, lang: str = "en") -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": f"U{user_id}", "language_code": lang}
+
+
+def chat(chat_id: int) -> dict:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"U{chat_id}"}
+    return {"id": chat_id, "type": "supergroup", "title": "Group"}
+
+
+def message(chat_id: int, from_id: int, **fields) -> dict:
+    return {"message_id": next(_message_ids), "date": int(time.time()), "chat": chat(chat_id),
+            "from": user(from_id), **fields}
+
+
+def voice(file_id: str, size: int, duration: int = 3) -> dict:
+    return {"voice": {"file_id": file_id, "file_unique_id": file_id, "duration": duration,
+                      "mime_type": "audio/ogg", "file_size": size}}
+
+
+def document(file_id: str, size: int, name: str, mime: str) -> dict:
+    return {"document": {"file_id": file_id, "file_unique_id": file_id, "file_name": name,
+                         "mime_type": mime, "file_size": size}}
+
+
+def command(chat_id: int, from_id: int, text: str, reply_to: dict | None = None) -> dict:
+    name = text.split()[0]
+    fields = {"text": text, "entities": [{"type": "bot_command", "offset": 0,
+                                          "length": len(name)}]}
+    if reply_to is not None:
+        fields["reply_to_message"] = reply_to
+    return {"message": message(chat_id, from_id, **fields)}
+
+
+def callback(chat_id: int, from_id: int, data: str, message_id: int = 1) -> dict:
+    return {"callback_query": {
+        "id": f"cb{next(_message_ids)}", "from": user(from_id), "chat_instance": "ci",
+        "data": data, "message": {"message_id": message_id, "date": int(time.time()),
+                                  "chat": chat(chat_id), "from": BOT, "text": "?"}}}
