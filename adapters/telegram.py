@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from urllib.parse import urlparse
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters,
@@ -243,7 +244,9 @@ async def _retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
         try:
             return await call()
         except RetryAfter as err:
-            wait = err.retry_after
+            with warnings.catch_warnings():  # PTB 22 warns that it becomes a timedelta
+                warnings.simplefilter("ignore")
+                wait = err.retry_after
             wait = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
             if attempt == attempts or wait > max_wait_s:
                 raise
