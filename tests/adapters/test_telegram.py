@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import io
 import socket
 import urllib.error
@@ -27,27 +26,6 @@ PNG_AS_MP3 = (ROOT / "tests" / "fixtures" / "bad" / "png_image.mp3").read_bytes(
 GROUP = -100777
 
 
-@contextlib.asynccontextmanager
-async def running(settings, model):
-    """``bot.app.running`` with the tiny model. Until the batching engine (engine/engine.py)
-    lands, the same Service over the same History, inferring one clip at a time."""
-    if importlib.util.find_spec("engine.engine") is not None:
-        async with app.running(settings, model) as service:
-            yield service
-        return
-    from bot.history import History
-    from bot.service import Service
-
-    async def infer(waveform, granularity):
-        return await asyncio.to_thread(infer_one, model, waveform, granularity == "frame")
-
-    history = History.from_settings(settings)
-    try:
-        yield Service(settings, history, infer, settings.engine.model)
-    finally:
-        history.close()
-
-
 @pytest.fixture
 def bot_world(tmp_path, tiny_model):
     """Run ``body(tg, until)`` against a live bot; returns what the body returns."""
@@ -66,7 +44,7 @@ def bot_world(tmp_path, tiny_model):
                 return await asyncio.to_thread(tg.wait_for, predicate, timeout)
 
             async def main():
-                async with running(settings, tiny_model) as service:
+                async with app.running(settings, tiny_model) as service:
                     stop = asyncio.Event()
                     task = asyncio.create_task(serve(settings, service, stop))
                     try:
