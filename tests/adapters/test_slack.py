@@ -219,6 +219,7 @@ def test_auto_mode_survives_a_restart_without_answering_twice(fake, tmp_path, ti
     async def first_run():
         async with slack_app(fake, tmp_path, tiny_model) as post:
             await post(command("auto on", fake=fake))
+            await responses(fake)  # auto mode is stored before the file arrives
             await post(event("Ev7", files=("F0AUDIO11",)), "application/json")
             await wait(fake, "/api/files.completeUploadExternal")
             # accepted just before a crash, never answered
