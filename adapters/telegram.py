@@ -12,27 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import warnings
 from urllib.parse import urlparse
 
-from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters,
-                      Update)
+from telegram import BotCommand, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, MessageHandler, filters)
 
+from adapters import telegram_calls as calls
 from adapters import telegram_render as render
 from adapters import telegram_webhook
 from bot.messages import language, text
 from bot.reply import Reply
-from bot.requests import CommandRequest, FetchError
+from bot.requests import CommandRequest
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-ATTEMPTS = 4  # per Bot API call, for flood control (429) and dropped connections
 EMOTION_HELP = {
     "en": ("emotion", "reply to a voice note with this to analyse it"),
     "zh": ("emotion", "回复一条语音以分析它"),
@@ -40,7 +38,8 @@ EMOTION_HELP = {
 EMOTION_USAGE = {
     "en": "Reply to a voice note or audio file with /emotion and I'll analyse it (your own, or "
     "one whose speaker has opted in with /optin).",
-    "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它（你自己的，或已用 /optin 同意的成员的）。",
+    "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它"
+    "（你自己的，或已用 /optin 同意的成员的）。",
 }
 EXTRA_COMMANDS = ("emotion", "consent")  # understood here but not in the service's menu list
 
@@ -91,7 +90,7 @@ async def serve(settings: Settings, service, stop: asyncio.Event) -> None:
                 tg.webhook_host, tg.webhook_port, path, secret,
                 lambda data: app.update_queue.put_nowait(Update.de_json(data, app.bot)))
             if tg.webhook_url:
-                await _retry(lambda: app.bot.set_webhook(
+                await calls.retry(lambda: app.bot.set_webhook(
                     tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES))
             logger.info("telegram webhook listening on %s:%s", tg.webhook_host, tg.webhook_port)
         else:
@@ -134,7 +133,8 @@ class Handlers:
         name = name[1:].split("@")[0].lower()
         if name == "emotion":
             target = msg.reply_to_message
-            file = render.audio_of(target, any_document=True) if target else None
+            own = target is not None and target.from_user is not None and target.from_user.is_bot
+            file = render.audio_of(target, any_document=not own) if target else None
             if file is not None:
                 return await self._analyze(context, msg, target, file, explicit=True)
             if not args:
@@ -155,7 +155,7 @@ class Handlers:
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
         with contextlib.suppress(TelegramError):
-            await _retry(query.answer)
+            await calls.retry(query.answer)
         name, *args = (query.data or "help").split()
         msg = query.message if query.message and query.message.is_accessible else None
         chat_id = msg.chat.id if msg else user.id
@@ -163,11 +163,12 @@ class Handlers:
         req = CommandRequest(render.sender_of(user), render.chat_key(chat_id), name, tuple(args),
                              private=private)
         reply = await self._command(req, user)
-        calls = render.plan(reply)
-        if msg is not None and private and len(calls) == 1 and calls[0].method == "send_message":
+        planned = render.plan(reply)
+        if msg is not None and private and len(planned) == 1 and not planned[0].file:
+            only = planned[0]
             try:  # answer in place: the keyboard's message becomes the result
-                await _retry(lambda: msg.edit_text(calls[0].text, parse_mode=ParseMode.HTML,
-                                                   reply_markup=_keyboard(calls[0].buttons)))
+                await calls.retry(lambda: msg.edit_text(only.text, parse_mode=ParseMode.HTML,
+                                                        reply_markup=calls.keyboard(only.buttons)))
                 return
             except BadRequest as err:
                 if "not modified" in err.message.lower():
@@ -177,12 +178,12 @@ class Handlers:
 
     async def _analyze(self, context, msg, target, file, explicit: bool) -> None:
         chat, user = msg.chat, msg.from_user
-        fetch = _fetcher(context.bot, file.file_id, self.max_download)
+        fetch = calls.fetcher(context.bot, file.file_id, self.max_download)
         req = render.audio_request(target, user, chat, file, fetch, explicit=explicit,
                                    max_download_bytes=self.max_download)
         try:
             if explicit:
-                async with _chat_action(context.bot, chat.id, ChatAction.TYPING):
+                async with calls.chat_action(context.bot, chat.id, ChatAction.TYPING):
                     reply = await self.service.analyze(req)
             else:  # an automatic group analysis may end in silence: show nothing meanwhile
                 reply = await self.service.analyze(req)
@@ -203,14 +204,14 @@ class Handlers:
         try:
             if reply.private and group:
                 try:
-                    await _send(bot, reply, user.id, None)
+                    await calls.send(bot, reply, user.id, None)
                     note = "cmd.private_only"
                 except Forbidden:
                     note = "cmd.open_private_chat"
                 lang = await self._lang(user)
-                await _send(bot, Reply((), headline=text(note, lang)), chat_id, reply_to)
+                await calls.send(bot, Reply((), headline=text(note, lang)), chat_id, reply_to)
             else:
-                await _send(bot, reply, chat_id, reply_to)
+                await calls.send(bot, reply, chat_id, reply_to)
         except TelegramError as err:
             logger.warning("delivering a reply failed: %s", type(err).__name__)
 
@@ -222,104 +223,14 @@ class Handlers:
         return language(user.language_code)
 
 
-async def _send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
-    params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-    for call in render.plan(reply):
-        if call.method == "send_message":
-            await _retry(lambda: bot.send_message(
-                chat_id, call.text, parse_mode=ParseMode.HTML, reply_parameters=params,
-                reply_markup=_keyboard(call.buttons), disable_web_page_preview=True))
-        elif call.method == "send_photo":
-            await _retry(lambda: bot.send_photo(chat_id, call.file.data, reply_parameters=params))
-        else:
-            await _retry(lambda: bot.send_document(chat_id, call.file.data,
-                                                   filename=call.file.filename,
-                                                   reply_parameters=params))
-
-
-async def _retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
-    """Run one Bot API call, waiting out flood control (429 ``retry_after``) and retrying a
-    dropped connection; a timeout is not retried (the message may have been sent)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await call()
-        except RetryAfter as err:
-            with warnings.catch_warnings():  # PTB 22 warns that it becomes a timedelta
-                warnings.simplefilter("ignore")
-                wait = err.retry_after
-            wait = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-            if attempt == attempts or wait > max_wait_s:
-                raise
-            logger.info("flood control: retrying in %.0f s", wait)
-            await asyncio.sleep(wait)
-        except TimedOut:
-            raise
-        except NetworkError:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(0.5 * attempt)
-
-
-def _fetcher(bot, file_id: str, platform_limit: int):
-    async def fetch(max_bytes: int) -> bytes:
-        try:
-            file = await _retry(lambda: bot.get_file(file_id))
-        except BadRequest as err:
-            if "too big" in err.message.lower():
-                raise FetchError("fetch.too_big_for_platform", "getFile: file is too big",
-                                 size=f"> {platform_limit / MB:g}",
-                                 limit=f"{platform_limit / MB:g}") from None
-            raise FetchError("fetch.failed", f"getFile: {err.message}") from None
-        except TelegramError as err:
-            raise FetchError("fetch.failed", f"getFile: {type(err).__name__}") from None
-        if file.file_size is not None and file.file_size > max_bytes:
-            raise FetchError("audio.too_large", "getFile size over the limit",
-                             size_mb=round(file.file_size / MB, 1), max_mb=max_bytes / MB)
-        try:
-            data = bytes(await file.download_as_bytearray())
-        except TelegramError as err:  # the message may name the URL, which holds the token
-            raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
-        if len(data) > max_bytes:
-            raise FetchError("audio.too_large", "download over the limit",
-                             size_mb=round(len(data) / MB, 1), max_mb=max_bytes / MB)
-        return data
-
-    return fetch
-
-
-@contextlib.asynccontextmanager
-async def _chat_action(bot, chat_id: int, action: str):
-    """Keep "typing…" showing (it lasts 5 s) until the block ends."""
-    async def keep() -> None:
-        while True:
-            with contextlib.suppress(TelegramError):
-                await bot.send_chat_action(chat_id, action)
-            await asyncio.sleep(4.5)
-
-    task = asyncio.create_task(keep())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def _set_commands(app: Application, service) -> None:
     for lang, code in (("en", None), ("zh", "zh")):
         entries = [*service.command_list("telegram", lang), EMOTION_HELP[lang]]
         try:
-            await _retry(lambda: app.bot.set_my_commands(
+            await calls.retry(lambda: app.bot.set_my_commands(
                 [BotCommand(name, about[:256]) for name, about in entries], language_code=code))
         except TelegramError as err:
             logger.warning("setMyCommands failed: %s", type(err).__name__)
-
-
-def _keyboard(buttons) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.action)]
-                                 for b in buttons])
 
 
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,0 +1,115 @@
+"""Bot API calls with Telegram's manners: replies sent as planned by ``telegram_render``, flood
+control (429 ``retry_after``) waited out and retried, downloads checked against the size limit,
+and "typing…" kept on screen while the Service works. Errors never carry a file URL (it holds
+the bot token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import warnings
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from adapters import telegram_render as render
+from bot.reply import Reply
+from bot.requests import FetchError
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+ATTEMPTS = 4  # per Bot API call, for flood control (429) and dropped connections
+
+
+async def send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
+    params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    for call in render.plan(reply):
+        if call.method == "send_message":
+            await retry(lambda: bot.send_message(
+                chat_id, call.text, parse_mode=ParseMode.HTML, reply_parameters=params,
+                reply_markup=keyboard(call.buttons), disable_web_page_preview=True))
+        elif call.method == "send_photo":
+            await retry(lambda: bot.send_photo(chat_id, call.file.data, reply_parameters=params))
+        else:
+            await retry(lambda: bot.send_document(chat_id, call.file.data,
+                                                   filename=call.file.filename,
+                                                   reply_parameters=params))
+
+
+async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
+    """Run one Bot API call, waiting out flood control (429 ``retry_after``) and retrying a
+    dropped connection; a timeout is not retried (the message may have been sent)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except RetryAfter as err:
+            with warnings.catch_warnings():  # PTB 22 warns that it becomes a timedelta
+                warnings.simplefilter("ignore")
+                wait = err.retry_after
+            wait = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            if attempt == attempts or wait > max_wait_s:
+                raise
+            logger.info("flood control: retrying in %.0f s", wait)
+            await asyncio.sleep(wait)
+        except TimedOut:
+            raise
+        except NetworkError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+
+
+def fetcher(bot, file_id: str, platform_limit: int):
+    async def fetch(max_bytes: int) -> bytes:
+        try:
+            file = await retry(lambda: bot.get_file(file_id))
+        except BadRequest as err:
+            if "too big" in err.message.lower():
+                raise FetchError("fetch.too_big_for_platform", "getFile: file is too big",
+                                 size=f"> {platform_limit / MB:g}",
+                                 limit=f"{platform_limit / MB:g}") from None
+            raise FetchError("fetch.failed", f"getFile: {err.message}") from None
+        except TelegramError as err:
+            raise FetchError("fetch.failed", f"getFile: {type(err).__name__}") from None
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise FetchError("audio.too_large", "getFile size over the limit",
+                             size_mb=round(file.file_size / MB, 1), max_mb=max_bytes / MB)
+        try:
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as err:  # the message may name the URL, which holds the token
+            raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
+        if len(data) > max_bytes:
+            raise FetchError("audio.too_large", "download over the limit",
+                             size_mb=round(len(data) / MB, 1), max_mb=max_bytes / MB)
+        return data
+
+    return fetch
+
+
+@contextlib.asynccontextmanager
+async def chat_action(bot, chat_id: int, action: str):
+    """Keep "typing…" showing (it lasts 5 s) until the block ends."""
+    async def keep() -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def keyboard(buttons) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.action)]
+                                 for b in buttons])
