@@ -49,7 +49,9 @@ def build(settings: Settings, service) -> Application:
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
                          "export its token")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING),
+                        ("telegram", logging.INFO)):  # their lower levels print URLs with the token
+        logging.getLogger(name).setLevel(level)
     tg = settings.telegram
     builder = (ApplicationBuilder().token(token).base_url(tg.base_url)
                .base_file_url(tg.base_file_url)
