@@ -28,6 +28,8 @@ COMMANDS = {
     "language": "English or 中文",
     "optin": "groups: analyse my voice notes here",
     "optout": "groups: stop analysing my voice notes here",
+    "consent": "on|off: let others analyse audio you uploaded",
+    "auto": "on|off: analyse every audio file shared in this channel",
 }
 DESCRIPTIONS_ZH = {
     "start": "这个机器人做什么", "help": "使用方法", "mode": "整体或时间线模式",
@@ -35,8 +37,10 @@ DESCRIPTIONS_ZH = {
     "trend": "每天情绪的图表", "export": "下载你的全部数据", "forget": "删除你的全部数据",
     "settings": "你的偏好设置", "privacy": "保存什么、谁能看到", "language": "English 或 中文",
     "optin": "群组：分析我在这里的语音", "optout": "群组：停止分析我在这里的语音",
+    "consent": "on|off：允许他人分析你上传的音频", "auto": "on|off：分析此频道分享的每个音频文件",
 }
-PLATFORM_ONLY = {"optin": "telegram", "optout": "telegram", "start": "telegram"}
+PLATFORM_ONLY = {"optin": "telegram", "optout": "telegram", "start": "telegram",
+                 "consent": "slack", "auto": "slack"}
 
 
 def command_list(platform: str, lang: str) -> list[tuple[str, str]]:
@@ -60,7 +64,9 @@ def _start(service, req, lang):
 def _help(service, req, lang):
     lines = "\n".join(f"/{name} — {about}" for name, about in
                       command_list(req.sender.platform, lang))
-    return Reply((), headline=text("cmd.help", lang, commands=lines))
+    platform = req.sender.platform if req.sender.platform in ("telegram", "slack") else "telegram"
+    groups = text(f"cmd.help.{platform}", lang)
+    return Reply((), headline=text("cmd.help", lang, commands=lines, groups=groups))
 
 
 def _privacy(service, req, lang):
@@ -114,7 +120,7 @@ def _export(service, req, lang):
 def _forget(service, req, lang):
     if req.args[:1] == ("confirm",):
         deleted = service.history.forget(req.sender.key)
-        return Reply((), headline=text("forget.done", lang, count=deleted), private=True)
+        return Reply((), headline=text("forget.done", lang, records=deleted), private=True)
     if req.args[:1] == ("cancel",):
         return Reply((), headline=text("forget.cancelled", lang), private=True)
     return Reply((), headline=text("forget.confirm", lang), private=True,

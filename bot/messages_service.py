@@ -16,15 +16,30 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "更多信息见 /privacy 和 /help。",
     },
     "cmd.help": {
-        "en": "Send a voice note or audio file to analyse it.\n{commands}\n\nIn groups I only "
-        "analyse voice notes of members who sent /optin there, or a voice note you reply to with "
-        "/emotion if it is your own. With the bot's group privacy mode on (Telegram's default) I "
-        "only see commands and replies to me, so /emotion as a reply is the way to ask; if an admin "
-        "turns privacy mode off I see every message, but I still analyse only opted-in members.",
-        "zh": "发送语音消息或音频文件即可分析。\n{commands}\n\n在群组中，我只分析在该群发送过 /optin 的成员的"
-        "语音，或者你用 /emotion 回复的你自己的语音。群组隐私模式开启时（Telegram 默认），我只能看到命令和"
-        "回复我的消息，所以请用 /emotion 回复语音来请求分析；如果管理员关闭隐私模式，我能看到所有消息，"
-        "但仍然只分析已同意的成员。",
+        "en": "Send a voice note or audio file to analyse it.\n{commands}\n\n{groups}",
+        "zh": "发送语音消息或音频文件即可分析。\n{commands}\n\n{groups}",
+    },
+    "cmd.help.telegram": {
+        "en": "In groups I only analyse voice notes of members who sent /optin there, or a voice "
+        "note you reply to with /emotion if it is your own. With the bot's group privacy mode on "
+        "(Telegram's default) I only see commands and replies to me, so /emotion as a reply is the "
+        "way to ask; if an admin turns privacy mode off I see every message, but I still analyse "
+        "only opted-in members.",
+        "zh": "在群组中，我只分析在该群发送过 /optin 的成员的语音，或者你用 /emotion 回复的你自己的语音。"
+        "群组隐私模式开启时（Telegram 默认），我只能看到命令和回复我的消息，所以请用 /emotion 回复语音来"
+        "请求分析；如果管理员关闭隐私模式，我能看到所有消息，但仍然只分析已同意的成员。",
+    },
+    "cmd.help.slack": {
+        "en": "/emotion analyses your latest audio file in this channel, /emotion <file link> a "
+        "given one, and the message shortcut \"Analyse emotion\" the file of that message. I only "
+        "analyse audio you uploaded, or someone else's if they ran /emotion consent on. "
+        "/emotion auto on analyses every audio file shared in a channel (off by default; everyone "
+        "there should know). A Slack workspace is usually a workplace: in the EU, emotion "
+        "recognition at work is prohibited.",
+        "zh": "/emotion 分析你在此频道最近的音频文件，/emotion <文件链接> 分析指定文件，消息快捷方式"
+        "“Analyse emotion”分析该消息的文件。我只分析你上传的音频，或者已运行 /emotion consent on 的人的音频。"
+        "/emotion auto on 会分析频道中分享的每个音频文件（默认关闭；频道里的每个人都应知情）。"
+        "Slack 工作区通常是工作场所：在欧盟，禁止在工作场所使用情绪识别。",
     },
     "cmd.privacy": {
         "en": "Privacy: I never store audio. For each analysis I keep the time, chat, duration, "

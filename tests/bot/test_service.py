@@ -12,7 +12,7 @@ from bot.messages import text
 from bot.requests import AudioRequest, CommandRequest, FetchError, Sender
 from bot.service import Service
 from bot.settings import from_mapping
-from engine.model import infer_one
+from engine import Engine, EngineConfig
 from tests.conftest import SAMPLES
 
 VOICE = (SAMPLES / "03a02Wc__telegram_voice.oga").read_bytes()
@@ -38,7 +38,13 @@ def make_service(tmp_path, tiny_model):
         history = History.from_settings(settings)
 
         async def real_infer(waveform, granularity):
-            return await asyncio.to_thread(infer_one, tiny_model, waveform, granularity == "frame")
+            # The real engine; one per call because every test step runs its own event loop.
+            engine = Engine(tiny_model, EngineConfig())
+            await engine.start()
+            try:
+                return await engine.infer(waveform, granularity=granularity, embeddings=True)
+            finally:
+                await engine.close()
 
         service = Service(settings, history, infer or real_infer, "tiny", busy=(Busy,))
         services.append(history)
@@ -179,7 +185,8 @@ def test_history_forget_and_isolation_in_one_group(make_service):
     ask = run(service.command(CommandRequest(ANA, GROUP, "forget")))
     assert ["forget confirm", "forget cancel"] == [b.action for b in ask.buttons]
     assert 2 == len(service.history.history(ANA.key))  # nothing deleted before confirming
-    run(service.command(CommandRequest(ANA, GROUP, "forget", ("confirm",))))
+    done = run(service.command(CommandRequest(ANA, GROUP, "forget", ("confirm",))))
+    assert text("forget.done", "en", records=2) == done.headline
     assert [] == service.history.history(ANA.key)
     assert 1 == len(service.history.history(BO.key))
 
@@ -224,3 +231,15 @@ def test_journal_accepts_once_and_lists_unfinished_work(make_service):
     reply = run(service.analyze(req))
     service.finish(job, reply)
     assert [] == service.pending("telegram")
+
+
+def test_help_explains_each_platforms_rules(make_service):
+    service = make_service()
+    telegram = run(service.command(CommandRequest(ANA, ANA.key, "help")))
+    assert "/optin — groups: analyse my voice notes here" in telegram.headline
+    assert "privacy mode" in telegram.headline
+    slack_user = Sender("slack:T1:U1", "slack")
+    slack = run(service.command(CommandRequest(slack_user, "slack:T1:C1", "help")))
+    assert "/consent — on|off: let others analyse audio you uploaded" in slack.headline
+    assert "/optin" not in slack.headline
+    assert "in the EU, emotion recognition at work is prohibited" in slack.headline
