@@ -41,6 +41,7 @@ EMOTION_USAGE = {
     "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它"
     "（你自己的，或已用 /optin 同意的成员的）。",
 }
+UPDATES = ["message", "callback_query"]
 EXTRA_COMMANDS = ("emotion", "consent")  # understood here but not in the service's menu list
 
 
@@ -84,29 +85,29 @@ async def serve(settings: Settings, service, stop: asyncio.Event) -> None:
     app = build(settings, service)
     async with app:
         await app.start()
-        await _set_commands(app, service)
         server = None
-        if tg.mode == "webhook":
-            path = urlparse(tg.webhook_url).path or "/telegram"
-            server = await telegram_webhook.start(
-                tg.webhook_host, tg.webhook_port, path, secret,
-                lambda data: app.update_queue.put_nowait(Update.de_json(data, app.bot)))
-            if tg.webhook_url:
-                await calls.retry(lambda: app.bot.set_webhook(
-                    tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES))
-            logger.info("telegram webhook listening on %s:%s", tg.webhook_host, tg.webhook_port)
-        else:
-            await app.updater.start_polling(
-                poll_interval=0.0, timeout=int(getattr(tg, "poll_timeout_s", 10)),
-                allowed_updates=["message", "callback_query"])
-            logger.info("telegram long polling started")
         try:
+            if tg.mode == "webhook":
+                path = urlparse(tg.webhook_url).path or "/telegram"
+                server = await telegram_webhook.start(
+                    tg.webhook_host, tg.webhook_port, path, secret,
+                    lambda data: app.update_queue.put_nowait(Update.de_json(data, app.bot)))
+                if tg.webhook_url:
+                    await calls.retry(lambda: app.bot.set_webhook(
+                        tg.webhook_url, secret_token=secret, allowed_updates=UPDATES))
+                logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
+            else:
+                await app.updater.start_polling(
+                    poll_interval=0.0, timeout=int(getattr(tg, "poll_timeout_s", 10)),
+                    allowed_updates=UPDATES)
+                logger.info("telegram long polling started")
+            await _set_commands(app, service)  # last: once the menu is set, the bot listens
             await stop.wait()
         finally:
             if server is not None:
                 server.close()
                 await server.wait_closed()
-            elif app.updater.running:
+            elif app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
 
