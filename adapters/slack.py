@@ -242,4 +242,4 @@ async def serve(settings, service, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         await asyncio.to_thread(close)
-        await bridge.drain(getattr(settings.server, "drain_timeout_s", 30.0))
+        await bridge.drain(settings.server.drain_timeout_s)

@@ -19,16 +19,6 @@ COMMANDS = ("start", "help", "mode", "history", "stats", "trend", "export", "for
             "privacy", "language", "consent", "auto", "optin", "optout")
 _COMMAND = re.compile(r"(?<![\w/])/(" + "|".join(COMMANDS) + r")\b")
 
-# The workplace sentence Slack adds to the first-use notice (a Slack workspace is usually a
-# workplace, and consent does not lift the EU prohibition).
-WORKPLACE_NOTE = {
-    "en": "Slack workspaces are usually workplaces: in the EU, emotion recognition at work is "
-    "prohibited (AI Act Art. 5(1)(f)), whatever anyone consents to. Use this only outside work.",
-    "zh": "Slack 工作区通常是工作场所：在欧盟，无论是否同意，禁止在工作中使用情绪识别"
-    "（《人工智能法》第 5(1)(f) 条）。请只在工作之外使用。",
-}
-
-
 @dataclass(frozen=True)
 class Target:
     """Where a reply goes: the channel, the requester and the message thread to answer in."""
@@ -68,15 +58,6 @@ def mrkdwn(reply) -> str:
     blocks.extend(escape(slack_commands(p)) for p in reply.parts if p)
     text = "\n\n".join(blocks) or " "
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
-
-
-def with_workplace_note(reply, first_use_notice: str, lang: str):
-    """Append the Slack workplace sentence after the first-use notice, when the reply has one."""
-    if first_use_notice not in reply.parts:
-        return reply
-    parts = tuple(p + "\n" + WORKPLACE_NOTE.get(lang, WORKPLACE_NOTE["en"])
-                  if p == first_use_notice else p for p in reply.parts)
-    return reply.with_parts(parts)
 
 
 def blocks(text: str, buttons) -> list[dict] | None:

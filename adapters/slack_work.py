@@ -19,32 +19,12 @@ from slack_sdk.webhook import WebhookClient
 
 from adapters.slack import (MAX_UPLOAD, PUBLIC_COMMANDS, Origin, audio_request, from_command,
                             from_event, from_interaction, is_audio, parse_command, thread_of)
-from adapters.slack_render import Call, Target, plan, with_workplace_note
+from adapters.slack_render import Call, Target, plan
 from bot.messages import text
 from bot.reply import Reply
 from bot.requests import CommandRequest, FetchError
 
 logger = logging.getLogger(__name__)
-
-TEXTS = {  # adapter-level sentences (Slack-only situations)
-    "not_in_channel": {
-        "en": "I'm not a member of this channel, so I can't reply here. Add me with "
-              "/invite @Emotion (or the channel's Integrations tab) and try again.",
-        "zh": "我不是这个频道的成员，无法在这里回复。请用 /invite @Emotion 把我加入频道后再试。"},
-    "missing_scope": {
-        "en": "The Slack app lacks the permission {needed}. Please ask whoever installed it to add "
-              "that scope and reinstall the app.",
-        "zh": "这个 Slack 应用缺少权限 {needed}。请让安装应用的人添加该权限并重新安装。"},
-    "no_audio": {"en": "That message has no audio file to analyse.",
-                 "zh": "这条消息里没有可以分析的音频文件。"},
-}
-
-
-
-def _say(key: str, lang: str, **params) -> str:
-    entry = TEXTS[key]
-    return entry.get(lang, entry["en"]).format(**params)
-
 
 def downloader(url: str | None, token: str, timeout_s: float = 60.0):
     """``fetch(max_bytes)`` for ``url_private_download``: Bearer auth, a byte cap while streaming,
@@ -148,7 +128,7 @@ class Bridge:
         origin = from_interaction(body)
         audio = [f for f in (body.get("message") or {}).get("files", []) if is_audio(f)]
         if not audio:
-            note = _say("no_audio", await self.lang(origin))
+            note = text("slack.no_audio", await self.lang(origin))
             return await self.deliver(Reply((), headline=note, ok=False), origin)
         await self.analyse(origin, audio[0]["id"], explicit=True, kind="shortcut")
 
@@ -218,15 +198,13 @@ class Bridge:
         if error in ("file_not_found", "file_deleted", "invalid_arg_name"):
             return Reply((), headline=text("fetch.not_found", lang), ok=False)
         if error in ("not_in_channel", "channel_not_found"):
-            return Reply((), headline=_say("not_in_channel", lang), ok=False)
+            return Reply((), headline=text("slack.not_in_channel", lang), ok=False)
         if error == "missing_scope":
             needed = err.response.get("needed", "?")
-            return Reply((), headline=_say("missing_scope", lang, needed=needed), ok=False)
+            return Reply((), headline=text("slack.missing_scope", lang, needed=needed), ok=False)
         return Reply((), headline=text("fetch.failed", lang), ok=False)
 
     async def deliver(self, reply: Reply, origin: Origin, public: bool = True) -> None:
-        for lang in ("en", "zh"):
-            reply = with_workplace_note(reply, text("notice.first_use", lang), lang)
         calls = plan(reply, Target(origin.channel, origin.user, origin.thread_ts), public)
         try:
             await asyncio.to_thread(self.execute, calls, origin.response_url)

@@ -31,18 +31,8 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-EMOTION_HELP = {
-    "en": ("emotion", "reply to a voice note with this to analyse it"),
-    "zh": ("emotion", "回复一条语音以分析它"),
-}
-EMOTION_USAGE = {
-    "en": "Reply to a voice note or audio file with /emotion and I'll analyse it (your own, or "
-    "one whose speaker has opted in with /optin).",
-    "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它"
-    "（你自己的，或已用 /optin 同意的成员的）。",
-}
 UPDATES = ["message", "callback_query"]
-EXTRA_COMMANDS = ("emotion", "consent")  # understood here but not in the service's menu list
+EXTRA_COMMANDS = ("consent",)  # understood here but not in the service's menu list
 
 
 def build(settings: Settings, service) -> Application:
@@ -56,7 +46,7 @@ def build(settings: Settings, service) -> Application:
     tg = settings.telegram
     builder = (ApplicationBuilder().token(token).base_url(tg.base_url)
                .base_file_url(tg.base_file_url)
-               .concurrent_updates(int(getattr(tg, "concurrent_updates", 32))))
+               .concurrent_updates(tg.concurrent_updates))
     if tg.mode == "webhook":
         builder = builder.updater(None)
     app = builder.build()
@@ -98,7 +88,7 @@ async def serve(settings: Settings, service, stop: asyncio.Event) -> None:
                 logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
             else:
                 await app.updater.start_polling(
-                    poll_interval=0.0, timeout=int(getattr(tg, "poll_timeout_s", 10)),
+                    poll_interval=0.0, timeout=int(tg.poll_timeout_s),
                     allowed_updates=UPDATES)
                 logger.info("telegram long polling started")
             await _set_commands(app, service)  # last: once the menu is set, the bot listens
@@ -142,7 +132,7 @@ class Handlers:
                 return await self._analyze(context, msg, target, file, explicit=True)
             if not args:
                 lang = await self._lang(user)
-                return await self._deliver(context, msg, Reply((), headline=EMOTION_USAGE[lang]))
+                return await self._deliver(context, msg, Reply((), headline=text("cmd.emotion.usage", lang)))
             name, *args = args  # "/emotion history 5" works like "/history 5"
         req = CommandRequest(render.sender_of(user), render.chat_key(chat.id), name.lower(),
                              tuple(args), private=chat.type == "private")
@@ -228,7 +218,7 @@ class Handlers:
 
 async def _set_commands(app: Application, service) -> None:
     for lang, code in (("en", None), ("zh", "zh")):
-        entries = [*service.command_list("telegram", lang), EMOTION_HELP[lang]]
+        entries = service.command_list("telegram", lang)
         try:
             await calls.retry(lambda: app.bot.set_my_commands(
                 [BotCommand(name, about[:256]) for name, about in entries], language_code=code))

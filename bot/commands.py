@@ -28,6 +28,7 @@ COMMANDS = {
     "language": "English or 中文",
     "optin": "groups: analyse my voice notes here",
     "optout": "groups: stop analysing my voice notes here",
+    "emotion": "reply to a voice note with this to analyse it",
     "consent": "on|off: let others analyse audio you uploaded",
     "auto": "on|off: analyse every audio file shared in this channel",
 }
@@ -37,9 +38,9 @@ DESCRIPTIONS_ZH = {
     "trend": "每天情绪的图表", "export": "下载你的全部数据", "forget": "删除你的全部数据",
     "settings": "你的偏好设置", "privacy": "保存什么、谁能看到", "language": "English 或 中文",
     "optin": "群组：分析我在这里的语音", "optout": "群组：停止分析我在这里的语音",
-    "consent": "on|off：允许他人分析你上传的音频", "auto": "on|off：分析此频道分享的每个音频文件",
+    "emotion": "回复一条语音以分析它", "consent": "on|off：允许他人分析你上传的音频", "auto": "on|off：分析此频道分享的每个音频文件",
 }
-PLATFORM_ONLY = {"optin": "telegram", "optout": "telegram", "start": "telegram",
+PLATFORM_ONLY = {"optin": "telegram", "optout": "telegram", "start": "telegram", "emotion": "telegram",
                  "consent": "slack", "auto": "slack"}
 
 
@@ -55,6 +56,11 @@ async def run_command(service, req: CommandRequest) -> Reply:
     if handler is None:
         return Reply((), headline=text("cmd.unknown", lang), ok=False)
     return await asyncio.to_thread(handler, service, req, lang)
+
+
+def _emotion_usage(service, req, lang):
+    """``/emotion`` without a voice note to analyse (the adapter handles it as a reply)."""
+    return Reply((), headline=text("cmd.emotion.usage", lang), ok=False)
 
 
 def _start(service, req, lang):
@@ -199,7 +205,7 @@ def _int_arg(args: tuple[str, ...], default: int) -> int | None:
 
 
 HANDLERS = {
-    "start": _start, "help": _help, "privacy": _privacy, "mode": _mode, "language": _language,
+    "emotion": _emotion_usage, "start": _start, "help": _help, "privacy": _privacy, "mode": _mode, "language": _language,
     "history": _history, "stats": _stats, "trend": _trend, "export": _export, "forget": _forget,
     "settings": _settings, "optin": _optin, "optout": _optout, "consent": _consent, "auto": _auto,
 }

@@ -59,6 +59,12 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "zh": "第一次使用：我根据声音估计情绪，并保存结果（从不保存音频）以便你回顾。"
         "/privacy 有说明；/forget 可全部删除。",
     },
+    "notice.workplace": {
+        "en": "Slack workspaces are usually workplaces: in the EU, emotion recognition at work is "
+        "prohibited (AI Act Art. 5(1)(f)), whatever anyone consents to. Use this only outside work.",
+        "zh": "Slack 工作区通常是工作场所：在欧盟，无论是否同意，禁止在工作中使用情绪识别"
+        "（《人工智能法》第 5(1)(f) 条）。请只在工作之外使用。",
+    },
     "cmd.unknown": {
         "en": "I don't know that command. /help lists what I can do.",
         "zh": "我不认识这个命令。/help 列出了我能做的事。",
@@ -187,6 +193,25 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Slack returned a sign-in page instead of the file: the app is missing the files:read "
         "scope or its token is wrong. Please tell whoever installed the app.",
         "zh": "Slack 返回了登录页面而不是文件：应用缺少 files:read 权限或令牌有误。请告知安装该应用的人。",
+    },
+    "cmd.emotion.usage": {
+        "en": "Reply to a voice note or audio file with /emotion and I'll analyse it (your own, or "
+        "one whose speaker has opted in with /optin).",
+        "zh": "用 /emotion 回复一条语音或音频文件，我就会分析它（你自己的，或已用 /optin 同意的成员的）。",
+    },
+    "slack.not_in_channel": {
+        "en": "I'm not a member of this channel, so I can't reply here. Add me with "
+        "/invite @Emotion (or the channel's Integrations tab) and try again.",
+        "zh": "我不是这个频道的成员，无法在这里回复。请用 /invite @Emotion 把我加入频道后再试。",
+    },
+    "slack.missing_scope": {
+        "en": "The Slack app lacks the permission {needed}. Please ask whoever installed it to add "
+        "that scope and reinstall the app.",
+        "zh": "这个 Slack 应用缺少权限 {needed}。请让安装应用的人添加该权限并重新安装。",
+    },
+    "slack.no_audio": {
+        "en": "That message has no audio file to analyse.",
+        "zh": "这条消息里没有可以分析的音频文件。",
     },
     "fetch.not_found": {
         "en": "I couldn't find that file. Share an audio file here first, or pass its link or ID.",

@@ -188,7 +188,10 @@ class Service:
             lang=lang, low_confidence=reply_cfg.low_confidence, mixed_margin=reply_cfg.mixed_margin,
             attach_embedding=user_settings.attach_embedding, upload_limit=req.max_upload_bytes))
         if first:
-            reply = reply.with_parts(reply.parts + (text("notice.first_use", lang),))
+            notice = (text("notice.first_use", lang),)
+            if req.sender.platform == "slack":  # a workspace is usually a workplace (EU AI Act)
+                notice += (text("notice.workplace", lang),)
+            reply = reply.with_parts(reply.parts + notice)
         return reply
 
     def _first_use(self, user: str) -> bool:

@@ -113,6 +113,8 @@ class TelegramSettings:
     webhook_port: int = field(default=8443, metadata=_range(1, 65535))
     webhook_url: str = ""
     max_download_mb: float = field(default=20.0, metadata=_range(0.01, 2048))
+    concurrent_updates: int = field(default=32, metadata=_range(1, 1024))
+    poll_timeout_s: float = field(default=10.0, metadata=_range(0, 60))
 
 
 @dataclass(frozen=True)
