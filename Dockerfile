@@ -29,6 +29,8 @@ ENV EMOTION_BOT__HISTORY__PATH=/data/emotion-bot.db \
     HF_HOME=/models
 VOLUME ["/data", "/models"]
 EXPOSE 9090
+HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9090/readyz', timeout=4).status == 200 else 1)"
 
 ENTRYPOINT ["emotion-bot"]
 CMD ["--help"]
