@@ -6,17 +6,18 @@ The layout of each output folder is the seed WebUI's, so scripts written for it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from bot import audio
+from bot import analysis, audio, charts
 from bot.errors import AudioError
 from bot.messages import describe, text
 from bot.settings import Settings
@@ -89,15 +90,32 @@ def result_record(source: Path, result, decoded, granularity: str, model_id: str
     if granularity == "frame" and result.frames is not None:
         record["frames"] = int(result.frames.shape[0])
         record["frame_rate_hz"] = 50
+    if result.timeline is not None:
+        record["timeline"] = timeline_record(result.timeline)
     if random_weights:
         record["warning"] = "model has RANDOM weights (test checkpoint): the emotions mean nothing"
     return record
 
 
-def analyze_file(
+def timeline_record(timeline) -> dict:
+    """The frame-mode timeline as JSON: window times, probabilities, segments and transitions."""
+    return {
+        "window_s": timeline.window_s,
+        "hop_s": timeline.hop_s,
+        "labels": list(timeline.labels),
+        "times_s": [round(float(t), 3) for t in timeline.times_s],
+        "probabilities": [[round(float(p), 6) for p in row] for row in timeline.probs],
+        "segments": [{"emotion": seg.emotion, "start_s": round(seg.start_s, 3),
+                      "end_s": round(seg.end_s, 3)} for seg in analysis.segments(timeline)],
+        "transitions": [{"at_s": round(at, 3), "from": before, "to": after}
+                        for at, before, after in analysis.transitions(timeline)],
+    }
+
+
+async def analyze_file(
     path: Path,
     settings: Settings,
-    infer: Callable[[np.ndarray, bool], object],
+    infer: Callable[[np.ndarray, str], Awaitable[object]],
     model_id: str,
     out_root: Path,
     granularity: str,
@@ -106,8 +124,8 @@ def analyze_file(
 ) -> tuple[Path, dict, object, audio.DecodedAudio]:
     """Decode, infer and write one output folder. Raises ``AudioError`` for bad input.
     Returns the folder, the result.json record, the ``ClipResult`` and the decoded audio."""
-    decoded = audio.decode(path, settings.audio)
-    result = infer(decoded.waveform, granularity == "frame")
+    decoded = await asyncio.to_thread(audio.decode, path, settings.audio)
+    result = await infer(decoded.waveform, granularity)
     now = datetime.now()
     out = claim_output_dir(out_root, now)
     try:
@@ -118,6 +136,9 @@ def analyze_file(
             np.save(out / "embedding.npy", np.asarray(vectors, dtype=np.float32))
             record["embedding_file"] = "embedding.npy"
             record["embedding_shape"] = list(np.shape(vectors))
+        if result.timeline is not None:
+            (out / "timeline.png").write_bytes(charts.timeline_png(result.timeline))
+            record["timeline_chart"] = "timeline.png"
         tmp = out / "result.json.tmp"
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, out / "result.json")

@@ -128,28 +128,49 @@ def _make_model(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
-    from bot import analyze, render
-    from bot.app import load_model
-    from engine.loader import ModelLoadError
-    from engine.model import infer_one
+    import asyncio
+
+    from bot import analyze
 
     inputs = analyze.collect(args.paths, args.recursive)
     failures = [(path, "no such file or folder") for path in inputs.missing]
     for path in inputs.skipped:
         print(f"skipped (not audio): {path}", file=sys.stderr)
     if inputs.files:
+        from engine.loader import ModelLoadError
+
         try:
-            model = load_model(settings)
+            failures += asyncio.run(_analyze_files(args, settings, inputs.files))
         except ModelLoadError as exc:
             print(f"emotion-bot: cannot load the model: {exc}", file=sys.stderr)
             return 2
-        if model.random_weights:
-            print("WARNING: the model has RANDOM weights (a test checkpoint); results mean nothing.",
-                  file=sys.stderr)
-        infer = lambda wave, frames: infer_one(model, wave, frames)  # noqa: E731
-        for path in _progress(inputs.files, args.json):
+    for path, reason in failures:
+        print(f"FAILED {path}: {reason}", file=sys.stderr)
+    if inputs.skipped:
+        print(f"{len(inputs.skipped)} non-audio file(s) skipped", file=sys.stderr)
+    return 1 if failures else 0
+
+
+async def _analyze_files(args, settings, files: list[Path]) -> list[tuple[Path, str]]:
+    """Analyse ``files`` one after another on the shared engine (long audio goes in windows)."""
+    import asyncio
+
+    from bot import analyze, render
+    from bot.app import engine_running, load_model
+
+    model = await asyncio.to_thread(load_model, settings)
+    if model.random_weights:
+        print("WARNING: the model has RANDOM weights (a test checkpoint); results mean nothing.",
+              file=sys.stderr)
+    failures = []
+    async with engine_running(settings, model) as engine:
+
+        async def infer(waveform, granularity):
+            return await engine.infer(waveform, granularity=granularity, embeddings=True)
+
+        for path in _progress(files, args.json):
             try:
-                out, record, result, decoded = analyze.analyze_file(
+                out, record, result, decoded = await analyze.analyze_file(
                     path, settings, infer, settings.engine.model, Path(args.out),
                     args.granularity, args.embedding, model.random_weights,
                 )
@@ -163,8 +184,9 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
             if args.record:
                 from bot.cli_history import record_cli_result
 
-                record["history_id"] = record_cli_result(
-                    settings, args.user or getpass.getuser(), record, result, decoded.notes)
+                record["history_id"] = await asyncio.to_thread(
+                    record_cli_result, settings, args.user or getpass.getuser(), record, result,
+                    decoded.notes)
             if args.json:
                 print(json.dumps(record, ensure_ascii=False), flush=True)
             else:
@@ -173,11 +195,7 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
                 for note in record["notes"]:
                     print(f"note: {note}")
                 print(f"saved: {out}")
-    for path, reason in failures:
-        print(f"FAILED {path}: {reason}", file=sys.stderr)
-    if inputs.skipped:
-        print(f"{len(inputs.skipped)} non-audio file(s) skipped", file=sys.stderr)
-    return 1 if failures else 0
+    return failures
 
 
 def _progress(files: list[Path], quiet: bool):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import struct
 import sys
 import wave
 from pathlib import Path
@@ -95,6 +96,18 @@ def test_folder_frame_mode_skips_non_audio_and_names_failures(tmp_path, tiny_mod
     results = [json.loads((o / "result.json").read_text()) for o in outputs]
     assert {"frame"} == {r["granularity"] for r in results}
     assert ["a.wav", "b.webm"] == sorted(r["source"] for r in results)
+    for out, result in zip(outputs, results):
+        timeline = result["timeline"]
+        assert (1.0, 0.25) == (timeline["window_s"], timeline["hop_s"])
+        assert list(EMOTIONS) == timeline["labels"]
+        # 99 frames: windows of 50 frames start at frames 0, 13, 25, 38, 50 (the last reaches the end)
+        assert [0.0, 0.26, 0.5, 0.76, 1.0] == timeline["times_s"]
+        assert [pytest.approx(1.0, abs=1e-4)] * 5 == [sum(p) for p in timeline["probabilities"]]
+        assert timeline["segments"][0]["start_s"] == 0.0
+        assert len(timeline["segments"]) == len(timeline["transitions"]) + 1
+        png = (out / "timeline.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
+        assert (800, 400) == struct.unpack(">II", png[16:24])  # IHDR width, height
 
 
 def test_named_unreadable_file_fails_with_reason_and_others_still_run(tmp_path, tiny_model_dir):
