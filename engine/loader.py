@@ -103,10 +103,8 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     set_threads(spec.threads)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.precision, device)
-    module, labels, head_index, cfg = build(directory)
+    module, labels, head_index, cfg = build(directory, dtype)
     module.to(device=device)
-    if dtype != torch.float32:
-        module.to(dtype=dtype)
     module.eval()
     info = _read_json(directory / "configuration.json")
     loaded = LoadedModel(
@@ -128,8 +126,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     return loaded
 
 
-def build(directory: Path):
-    """Build FunASR's Emotion2vec from a checkpoint directory without a second copy of the weights."""
+def build(directory: Path, dtype=None):
+    """Build FunASR's Emotion2vec from a checkpoint directory without a second copy of the weights.
+
+    In fp32 the parameters are the memory-mapped file's pages. For another ``dtype`` each tensor is
+    converted on its own and its file pages are released at once, so loading never holds both.
+    """
     import torch
     import yaml
 
@@ -176,6 +178,9 @@ def build(directory: Path):
             problems.append(
                 f"{key}: checkpoint {tuple(state[source].shape)} != model {tuple(tensor.shape)}"
             )
+        elif dtype is not None and state[source].is_floating_point() and state[source].dtype != dtype:
+            mapped[key] = state[source].to(dtype)
+            _release_pages(state[source])
         else:
             mapped[key] = state[source]
     if problems:
@@ -193,6 +198,23 @@ def build(directory: Path):
     if leftover:
         raise ModelLoadError(f"tensors not loaded from {weights_path}: {', '.join(leftover[:5])}")
     return module, labels, head_index, cfg
+
+
+def _release_pages(tensor) -> None:
+    """Drop the resident pages of a tensor memory-mapped read-only from a file (MADV_DONTNEED).
+
+    The mapping is private and never written, so the kernel re-reads the file if it is touched again.
+    """
+    import ctypes
+    import mmap
+
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    page = mmap.PAGESIZE
+    first, last = -(-start // page) * page, end // page * page  # whole pages inside the tensor
+    if last > first:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), 4)  # MADV_DONTNEED
 
 
 def _head_size(state) -> int:
