@@ -260,7 +260,7 @@ class History(SideTables):
                 deleted += db.execute(f"DELETE FROM records WHERE at < ? AND user NOT IN ({own})",
                                       [cut]).rowcount
             for row in list(db.query("SELECT user, retention_days FROM user_settings "
-                                     f"WHERE retention_days > 0")):
+                                     "WHERE retention_days > 0")):
                 cut = stamp(now - timedelta(days=row["retention_days"]))
                 deleted += db.execute("DELETE FROM records WHERE user = ? AND at < ?",
                                       [row["user"], cut]).rowcount

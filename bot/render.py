@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from bot.analysis import Stats, Verdict, pooled, ranked, shares, transitions, verdict
+from bot.analysis import Stats, Verdict, pooled, shares, transitions, verdict
 from bot.messages import CATALOGUE, text
 
 EMOJI = {
