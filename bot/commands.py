@@ -137,14 +137,17 @@ def _forget(service, req, lang):
 def _settings(service, req, lang):
     user = req.sender.key
     changed = False
-    if len(req.args) == 2 and req.args[1] in ("on", "off") and req.args[0] in ("attach", "store"):
-        field = {"attach": "attach_embedding", "store": "store_embeddings"}[req.args[0]]
+    fields = {"attach": "attach_embedding", "store": "store_embeddings",
+              "float16": "float16_embeddings"}
+    if len(req.args) == 2 and req.args[1] in ("on", "off") and req.args[0] in fields:
+        field = fields[req.args[0]]
         service.history.set_settings(user, **{field: req.args[1] == "on"})
         changed = True
     s = service.history.get_settings(user)
     on_off = lambda flag: text("word.on" if flag else "word.off", lang)  # noqa: E731
     body = text("cmd.settings", lang, mode=s.granularity, attach=on_off(s.attach_embedding),
-                store=on_off(s.store_embeddings), language=s.language or lang)
+                store=on_off(s.store_embeddings), float16=on_off(s.float16_embeddings),
+                language=s.language or lang)
     other_mode = "frame" if s.granularity == "utterance" else "utterance"
     buttons = (
         Button(text(f"button.mode.{other_mode}", lang), f"mode {other_mode}"),
@@ -152,6 +155,8 @@ def _settings(service, req, lang):
                f"settings attach {'off' if s.attach_embedding else 'on'}"),
         Button(text("button.store.off" if s.store_embeddings else "button.store.on", lang),
                f"settings store {'off' if s.store_embeddings else 'on'}"),
+        Button(text("button.float16.off" if s.float16_embeddings else "button.float16.on", lang),
+               f"settings float16 {'off' if s.float16_embeddings else 'on'}"),
         Button(text("button.language.zh" if lang == "en" else "button.language.en", lang),
                "language zh" if lang == "en" else "language en"),
     )

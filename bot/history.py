@@ -73,6 +73,11 @@ def _job_payload(db: Database) -> None:
     db["jobs"].add_column("payload", str)
 
 
+@migrations(name="0003_float16_embeddings")
+def _float16(db: Database) -> None:
+    db["user_settings"].add_column("float16_embeddings", int)
+
+
 @dataclass(frozen=True)
 class UserSettings:
     granularity: str = "utterance"
@@ -80,6 +85,7 @@ class UserSettings:
     store_embeddings: bool = True
     language: str | None = None  # None: the user's platform language
     retention_days: int = 0  # 0: keep for ever
+    float16_embeddings: bool = False  # halve an embedding that is too big to upload
 
 
 class History(SideTables):
@@ -276,7 +282,7 @@ class History(SideTables):
             return self.defaults
         own = {k: v for k, v in rows[0].items()
                if k not in ("user", "updated_at") and v is not None}
-        for flag in ("attach_embedding", "store_embeddings"):
+        for flag in ("attach_embedding", "store_embeddings", "float16_embeddings"):
             if flag in own:
                 own[flag] = bool(own[flag])
         return dataclasses.replace(self.defaults, **own)
@@ -301,6 +307,7 @@ _SETTING_CHECKS = {
     "granularity": (lambda v: v in GRANULARITIES, " or ".join(GRANULARITIES)),
     "attach_embedding": (lambda v: isinstance(v, bool), "true or false"),
     "store_embeddings": (lambda v: isinstance(v, bool), "true or false"),
+    "float16_embeddings": (lambda v: isinstance(v, bool), "true or false"),
     "language": (lambda v: v in ("en", "zh"), "en or zh"),
     "retention_days": (lambda v: type(v) is int and v >= 0, "a whole number >= 0"),
 }

@@ -109,8 +109,10 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
     "cmd.trend.title": {"en": "Your emotions per day, last 30 days.", "zh": "你最近 30 天每天的情绪。"},
     "cmd.settings": {
         "en": "Your settings:\nmode: {mode}\nattach embedding: {attach}\nkeep embeddings in "
-        "history: {store}\nlanguage: {language}",
-        "zh": "你的设置：\n模式：{mode}\n附带嵌入向量：{attach}\n在记录中保存嵌入向量：{store}\n语言：{language}",
+        "history: {store}\nfloat16 when an embedding is too big to send: {float16}\n"
+        "language: {language}",
+        "zh": "你的设置：\n模式：{mode}\n附带嵌入向量：{attach}\n在记录中保存嵌入向量：{store}\n"
+        "嵌入向量过大时使用 float16：{float16}\n语言：{language}",
     },
     "cmd.settings.changed": {"en": "Saved.", "zh": "已保存。"},
     "word.on": {"en": "on", "zh": "开"},
@@ -121,6 +123,8 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
     "button.attach.off": {"en": "Attach .npy: off", "zh": "附带 .npy：关"},
     "button.store.on": {"en": "Keep embeddings: on", "zh": "保存嵌入：开"},
     "button.store.off": {"en": "Keep embeddings: off", "zh": "保存嵌入：关"},
+    "button.float16.on": {"en": "float16 if too big: on", "zh": "过大时用 float16：开"},
+    "button.float16.off": {"en": "float16 if too big: off", "zh": "过大时用 float16：关"},
     "button.language.en": {"en": "English", "zh": "English"},
     "button.language.zh": {"en": "中文", "zh": "中文"},
     "button.forget.yes": {"en": "Yes, delete everything", "zh": "是的，全部删除"},

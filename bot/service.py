@@ -186,7 +186,8 @@ class Service:
         reply_cfg = self.settings.reply
         reply = for_result(result, decoded.notes, ReplyOptions(
             lang=lang, low_confidence=reply_cfg.low_confidence, mixed_margin=reply_cfg.mixed_margin,
-            attach_embedding=user_settings.attach_embedding, upload_limit=req.max_upload_bytes))
+            attach_embedding=user_settings.attach_embedding, upload_limit=req.max_upload_bytes,
+            float16=user_settings.float16_embeddings))
         if first:
             notice = (text("notice.first_use", lang),)
             if req.sender.platform == "slack":  # a workspace is usually a workplace (EU AI Act)

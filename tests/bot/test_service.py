@@ -243,3 +243,17 @@ def test_help_explains_each_platforms_rules(make_service):
     assert "/consent — on|off: let others analyse audio you uploaded" in slack.headline
     assert "/optin" not in slack.headline
     assert "in the EU, emotion recognition at work is prohibited" in slack.headline
+
+
+def test_embedding_too_big_for_the_platform_is_halved_on_request(make_service):
+    service = make_service()
+    run(service.command(CommandRequest(ANA, ANA.key, "mode", ("frame",))))
+    small = request(max_upload_bytes=8_000)  # a (99, 32) float32 frame embedding is ~12.8 kB
+    reply = run(service.analyze(small))
+    assert [] == [a for a in reply.attachments if a.kind == "embedding"]
+    assert any("export" in part for part in reply.parts)  # says how to get it another way
+    shown = run(service.command(CommandRequest(ANA, ANA.key, "settings", ("float16", "on"))))
+    assert "float16 when an embedding is too big to send: on" in shown.headline
+    reply = run(service.analyze(request(max_upload_bytes=8_000)))
+    [npz] = [a for a in reply.attachments if a.kind == "embedding"]
+    assert npz.filename.endswith("_float16.npz") and npz.size <= 8_000
