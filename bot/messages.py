@@ -74,10 +74,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "embedding.too_large": {
         "en": "The embedding ({size} MB) is larger than this chat accepts ({limit} MB). The "
         "utterance embedding is saved in your history: get it with export. For frame "
-        "embeddings, send a shorter clip or use the command line: "
-        "emotion-bot analyze --granularity frame --embedding FILE",
+        "embeddings, switch on float16 in settings (half the size), send a shorter clip or use the "
+        "command line: emotion-bot analyze --granularity frame --embedding FILE",
         "zh": "嵌入向量（{size} MB）超过了此聊天允许的大小（{limit} MB）。整段语音的嵌入向量已保存在"
-        "你的历史记录中，可用 export 导出。如需逐帧嵌入向量，请发送更短的录音，或使用命令行："
+        "你的历史记录中，可用 export 导出。如需逐帧嵌入向量，请在设置中开启 float16（大小减半）、发送更短的录音，"
+        "或使用命令行："
         "emotion-bot analyze --granularity frame --embedding FILE",
     },
     # --- history (bot.history, bot.cli_history) ----------------------------------------------------
