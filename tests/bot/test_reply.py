@@ -90,9 +90,9 @@ def test_embedding_over_the_limit_is_compressed_then_float16_then_explained():
                    options=ReplyOptions(upload_limit=30_000, now=WHEN))
     assert ["chart"] == [a.kind for a in r.attachments]
     assert ("The embedding (0 MB) is larger than this chat accepts (0 MB). The utterance "
-            "embedding is saved in your history: get it with export. For frame embeddings, send "
-            "a shorter clip or use the command line: emotion-bot analyze --granularity frame "
-            "--embedding FILE") == r.parts[-2]
+            "embedding is saved in your history: get it with export. For frame embeddings, "
+            "switch on float16 in settings (half the size), send a shorter clip or use the "
+            "command line: emotion-bot analyze --granularity frame --embedding FILE") == r.parts[-2]
 
 
 def test_a_300_s_frame_embedding_fits_telegram_only_as_float16():
