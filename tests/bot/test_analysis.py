@@ -1,18 +1,6 @@
-import types
-
-import numpy as np
-
 from bot.analysis import (Segment, Stats, Verdict, daily_shares, period_start, pooled, segments,
                           shares, stats, transitions, verdict)
-from engine.labels import EMOTIONS
-
-
-def timeline(seq, hop=0.25, window=1.0):
-    probs = np.full((len(seq), len(EMOTIONS)), 0.01, dtype=np.float32)
-    for i, emotion in enumerate(seq):
-        probs[i, EMOTIONS.index(emotion)] = 0.9
-    return types.SimpleNamespace(times_s=np.arange(len(seq)) * hop, window_s=window, hop_s=hop,
-                                 probs=probs, labels=EMOTIONS)
+from tests.bot.timelines import timeline
 
 
 def test_verdict_clear_winner():

@@ -34,24 +34,14 @@ def test_headline():
 
 # --- reply text ----------------------------------------------------------------------------------
 
-import types  # noqa: E402
-
-import numpy as np  # noqa: E402
-
 from bot.analysis import Stats  # noqa: E402
 from bot.render import (clock, history_block, stats_text, timeline_strip,  # noqa: E402
                         timeline_text, utterance_text)
-from engine.labels import EMOTIONS  # noqa: E402
+import types  # noqa: E402
+
+from tests.bot.timelines import timeline  # noqa: E402
 
 MIXED = {"sad": 0.42, "neutral": 0.38, "happy": 0.12, "angry": 0.08}
-
-
-def timeline(seq, hop=0.25, window=1.0):
-    probs = np.full((len(seq), len(EMOTIONS)), 0.01, dtype=np.float32)
-    for i, emotion in enumerate(seq):
-        probs[i, EMOTIONS.index(emotion)] = 0.9
-    return types.SimpleNamespace(times_s=np.arange(len(seq)) * hop, window_s=window, hop_s=hop,
-                                 probs=probs, labels=EMOTIONS)
 
 
 def test_utterance_text_confident():

@@ -1,5 +1,4 @@
 import io
-import types
 import zipfile
 from datetime import datetime, timezone
 
@@ -13,6 +12,7 @@ from bot.reply import Attachment, Reply, ReplyOptions, export_reply, for_result,
     stats_reply
 from engine.labels import EMOTIONS
 from engine.types import ClipResult
+from tests.bot.timelines import timeline
 
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 SCORES = np.array([0.02, 0.0, 0.0, 0.1, 0.38, 0.0, 0.42, 0.08, 0.0], dtype=np.float32)
@@ -20,14 +20,6 @@ SCORES = np.array([0.02, 0.0, 0.0, 0.1, 0.38, 0.0, 0.42, 0.08, 0.0], dtype=np.fl
 
 def clip(frames=None, timeline=None, dim=8):
     return ClipResult(EMOTIONS, SCORES, np.arange(dim, dtype=np.float32), frames, timeline)
-
-
-def timeline(seq):
-    probs = np.full((len(seq), len(EMOTIONS)), 0.01, dtype=np.float32)
-    for i, emotion in enumerate(seq):
-        probs[i, EMOTIONS.index(emotion)] = 0.9
-    return types.SimpleNamespace(times_s=np.arange(len(seq)) * 0.5, window_s=1.0, hop_s=0.5,
-                                 probs=probs, labels=EMOTIONS)
 
 
 def test_utterance_reply_literal():
@@ -63,7 +55,7 @@ def test_reply_settings_threshold_language_and_no_embedding():
 
 def test_frame_reply_has_strip_shares_changes_png_and_frame_embedding():
     frames = np.ones((6, 8), dtype=np.float32)
-    r = for_result(clip(frames, timeline(["neutral"] * 4 + ["sad"] * 2)),
+    r = for_result(clip(frames, timeline(hop=0.5, seq=["neutral"] * 4 + ["sad"] * 2)),
                    options=ReplyOptions(now=WHEN))
     assert r.mono.endswith(" 0:00 ····SS\n· neutral  S sad\none symbol = 0.5 s")
     assert ("Share of time: neutral 67 %, sad 33 %", "Changes: 0:02.0 neutral → sad") == r.parts[:2]
@@ -86,7 +78,7 @@ def test_embedding_over_the_limit_is_compressed_then_float16_then_explained():
     with np.load(io.BytesIO(half.data)) as z:
         assert np.float16 == z["frames"].dtype
 
-    r = for_result(clip(frames, timeline(["happy"] * 3)),
+    r = for_result(clip(frames, timeline(hop=0.5, seq=["happy"] * 3)),
                    options=ReplyOptions(upload_limit=30_000, now=WHEN))
     assert ["chart"] == [a.kind for a in r.attachments]
     assert ("The embedding (0 MB) is larger than this chat accepts (0 MB). The utterance "
