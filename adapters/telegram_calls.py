@@ -11,7 +11,7 @@ import contextlib
 import logging
 import warnings
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -23,11 +23,33 @@ logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 ATTEMPTS = 4  # per Bot API call, for flood control (429) and dropped connections
+PATIENCE_S = (1.0, 2.0, 4.0, 8.0)  # then waits between whole-reply attempts of an analysis
 
 
 async def send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
-    params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-    for call in render.plan(reply):
+    await Outbox(reply, chat_id, reply_to).flush(bot)
+
+
+class Outbox:
+    """One reply's calls in order; after a failure, ``flush`` goes on where it stopped, so a
+    retry never repeats a message Telegram already accepted."""
+
+    def __init__(self, reply: Reply, chat_id: int, reply_to: int | None) -> None:
+        self.calls, self.chat_id, self.sent = render.plan(reply), chat_id, 0
+        self.params = (ReplyParameters(reply_to, allow_sending_without_reply=True)
+                       if reply_to else None)
+
+    async def flush(self, bot) -> None:
+        while self.sent < len(self.calls):
+            try:
+                await self._one(bot, self.calls[self.sent])
+            except TimedOut:  # it may have arrived: going on beats sending it twice
+                self.sent += 1
+                raise
+            self.sent += 1
+
+    async def _one(self, bot, call) -> None:
+        chat_id, params = self.chat_id, self.params
         if call.method == "send_message":
             await retry(lambda: bot.send_message(
                 chat_id, call.text, parse_mode=ParseMode.HTML, reply_parameters=params,
@@ -38,6 +60,25 @@ async def send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
             await retry(lambda: bot.send_document(chat_id, call.file.data,
                                                    filename=call.file.filename,
                                                    reply_parameters=params))
+
+
+async def send_patiently(bot, reply: Reply, chat_id: int, reply_to: int | None,
+                         waits: tuple[float, ...] = PATIENCE_S) -> bool:
+    """Deliver an analysis through bursts of 429s and 5xx: True once every call went through,
+    False when Telegram kept failing (the job stays in the journal and is resumed at the next
+    start). Permanent refusals (403, 400) are raised."""
+    box = Outbox(reply, chat_id, reply_to)
+    for wait in (*waits, None):
+        try:
+            await box.flush(bot)
+            return True
+        except (RetryAfter, NetworkError) as err:  # TimedOut included: the rest still goes
+            if wait is None:
+                logger.warning("delivery failed for now (%s): will retry at the next start",
+                               type(err).__name__)
+                return False
+            await asyncio.sleep(wait)
+    return False
 
 
 async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
@@ -113,3 +154,14 @@ def keyboard(buttons) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.action)]
                                  for b in buttons])
+
+
+async def set_commands(bot, service) -> None:
+    """The command menu, in English and Chinese."""
+    for lang, code in (("en", None), ("zh", "zh")):
+        entries = service.command_list("telegram", lang)
+        try:
+            await retry(lambda: bot.set_my_commands(
+                [BotCommand(name, about[:256]) for name, about in entries], language_code=code))
+        except TelegramError as err:
+            logger.warning("setMyCommands failed: %s", type(err).__name__)

@@ -159,7 +159,11 @@ def audio_of(message, any_document: bool = False) -> AudioFile | None:
 
 
 def sender_of(user) -> Sender:
-    return Sender(user_key(user.id), "telegram", user.language_code)
+    return sender_of_id(user.id, user.language_code)
+
+
+def sender_of_id(user_id: int, language_code: str | None) -> Sender:
+    return Sender(user_key(user_id), "telegram", language_code)
 
 
 def user_key(user_id: int) -> str:
@@ -176,9 +180,13 @@ def is_group(chat) -> bool:
 
 def audio_request(target, requester, chat, file: AudioFile,
                   fetch: Callable[[int], Awaitable[bytes]], *, explicit: bool,
-                  max_download_bytes: int | None, granularity: str | None = None) -> AudioRequest:
+                  max_download_bytes: int | None, granularity: str | None = None,
+                  asked_in: int | None = None) -> AudioRequest:
     """``target`` is the message holding the audio (the voice note itself, or the one a
-    ``/emotion`` replies to); ``requester`` the user who asked (or sent it)."""
+    ``/emotion`` replies to); ``requester`` the user who asked (or sent it); ``asked_in`` the id
+    of the message that asked (the ``/emotion`` command; default: ``target``). The request's
+    ``ref`` names the asking message, so a redelivered update is one job while asking twice on
+    purpose is two."""
     origin = getattr(target, "forward_origin", None)
     if origin is not None:
         origin_user = getattr(origin, "sender_user", None)  # MessageOriginUser only
@@ -188,7 +196,7 @@ def audio_request(target, requester, chat, file: AudioFile,
     return AudioRequest(
         sender=sender_of(requester),
         chat=chat_key(chat.id),
-        ref=f"telegram:{chat.id}:{target.message_id}",
+        ref=f"telegram:{chat.id}:{asked_in or target.message_id}",
         fetch=fetch,
         declared_size=file.size,
         declared_duration_s=file.duration_s,

@@ -2,8 +2,8 @@
 
 Telegram POSTs each update as JSON to the webhook URL with the header
 ``X-Telegram-Bot-Api-Secret-Token``; a request without the right secret gets 403 and is dropped.
-Accepted updates are answered 200 at once and queued; an ``update_id`` seen recently is not
-queued twice (Telegram redelivers when an answer is slow).
+Accepted updates are queued (which journals an analysis request) and then answered 200; an
+``update_id`` seen recently is not queued twice (Telegram redelivers when an answer is slow).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,9 @@ SEEN = 1000  # update_ids remembered for de-duplication
 
 
 async def start(host: str, port: int, path: str, secret: str,
-                accept: Callable[[dict], None]) -> asyncio.Server:
-    """Listen on ``host:port``; call ``accept(update_dict)`` for each new, authentic update."""
+                accept: Callable[[dict], Awaitable[None]]) -> asyncio.Server:
+    """Listen on ``host:port``; await ``accept(update_dict)`` for each new, authentic update
+    before answering 200 (a failure answers 500, and Telegram sends the update again)."""
     seen: OrderedDict[int, None] = OrderedDict()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,9 +42,10 @@ async def start(host: str, port: int, path: str, secret: str,
                 if len(seen) > SEEN:
                     seen.popitem(last=False)
                 try:
-                    accept(update)
+                    await accept(update)
                 except Exception:
                     logger.exception("could not queue a webhook update")
+                    seen.pop(update_id, None)  # Telegram will send it again
                     status = 500
         reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
                   405: "Method Not Allowed", 413: "Payload Too Large", 500: "Server Error"}[status]

@@ -2,9 +2,11 @@
 
 It serves getMe, deleteWebhook, getUpdates (long polling over a queue the test fills), getFile and
 the file bytes, the send*/edit* methods, setMyCommands, answerCallbackQuery and any other method
-(answered ``true``), and records every call. Faults on demand: a 429 with ``retry_after`` on the
-next call of a method, 403 for chats that never started the bot, 400 "file is too big" like the
-cloud API for files over 20 MB. Builders at the bottom make update dicts.
+(answered ``true``), and records every call with its time. Like Telegram, ``getUpdates`` with an
+``offset`` confirms (forgets) every earlier update. Faults on demand: bursts of 429 with
+``retry_after`` or of 5xx on the next calls of a method, 403 for chats that never started the
+bot, 400 "file is too big" like the cloud API for files over 20 MB. Builders at the bottom make
+update dicts.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Recorded:
     params: dict
     files: dict = field(default_factory=dict)  # field name -> (filename, bytes)
     status: int = 200
+    at: float = field(default_factory=time.monotonic)
 
 
 class FakeTelegram:
@@ -78,8 +81,11 @@ class FakeTelegram:
     def add_file(self, file_id: str, data: bytes, size: int | None = None) -> None:
         self.files[file_id] = (data, len(data) if size is None else size)
 
-    def fail_next(self, method: str, status: int = 429, retry_after: int = 1) -> None:
-        self.faults.setdefault(method, []).append((status, retry_after))
+    def fail_next(self, method: str, status: int = 429, retry_after: int = 1,
+                  times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` fail with ``status`` (429 says ``retry_after``)."""
+        with self._cond:
+            self.faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
     def recorded(self, method: str | None = None) -> list[Recorded]:
         with self._cond:
@@ -103,9 +109,14 @@ class FakeTelegram:
     # --- the API -------------------------------------------------------------------------------
 
     def _answer(self, method: str, params: dict, files: dict) -> tuple[int, dict]:
-        faults = self.faults.get(method)
-        if faults:
-            status, retry_after = faults.pop(0)
+        with self._cond:
+            faults = self.faults.get(method)
+            fault = faults.pop(0) if faults else None
+        if fault is not None:
+            status, retry_after = fault
+            if status != 429:
+                return status, {"ok": False, "error_code": status,
+                                "description": "Internal Server Error"}
             return status, {"ok": False, "error_code": status,
                             "description": f"Too Many Requests: retry after {retry_after}",
                             "parameters": {"retry_after": retry_after}}
@@ -146,9 +157,11 @@ class FakeTelegram:
         offset = _int(params.get("offset")) or 0
         wait = min(float(params.get("timeout") or 0), 0.5)
         with self._cond:
+            if offset:  # confirmed: Telegram will not send these again
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
             self._cond.wait_for(lambda: any(u["update_id"] >= offset for u in self._updates),
                                 timeout=wait)
-            return [u for u in self._updates if u["update_id"] >= offset]
+            return [u for u in self._updates if u["update_id"] >= offset][:100]
 
     def _handler(self):
         fake = self
@@ -181,11 +194,14 @@ class FakeTelegram:
                 self._reply(status, json.dumps(answer).encode())
 
             def _reply(self, status: int, data: bytes, ctype: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the bot stopped polling
+                    pass
 
         return Handler
 
