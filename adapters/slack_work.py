@@ -7,6 +7,7 @@ A ``Bridge`` runs on the asyncio loop that owns the ``Service``; bolt's listener
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -59,6 +60,15 @@ def downloader(url: str | None, token: str, timeout_s: float = 60.0):
         return data
 
     return fetch
+
+
+def trigger_of(body: dict) -> str | None:
+    """What tells one invocation of the command or shortcut from another, while a retry of the
+    same one keeps it: its ``trigger_id`` and ``response_url`` (hashed; the URL is a secret)."""
+    if not body.get("trigger_id") and not body.get("response_url"):
+        return None
+    seed = f"{body.get('trigger_id', '')}|{body.get('response_url', '')}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 class _Seen:
@@ -122,7 +132,7 @@ class Bridge:
             lang = await self.lang(origin)
             return await self.deliver(Reply((), headline=text("fetch.not_found", lang), ok=False),
                                       origin)
-        await self.analyse(origin, file_id, explicit=True, kind="command")
+        await self.analyse(origin, file_id, explicit=True, kind="command", trigger=trigger_of(body))
 
     async def shortcut(self, body: dict) -> None:
         origin = from_interaction(body)
@@ -130,7 +140,8 @@ class Bridge:
         if not audio:
             note = text("slack.no_audio", await self.lang(origin))
             return await self.deliver(Reply((), headline=note, ok=False), origin)
-        await self.analyse(origin, audio[0]["id"], explicit=True, kind="shortcut")
+        await self.analyse(origin, audio[0]["id"], explicit=True, kind="shortcut",
+                           trigger=trigger_of(body))
 
     async def button(self, body: dict) -> None:
         origin = from_interaction(body)
@@ -158,7 +169,11 @@ class Bridge:
     # --- analysis and delivery --------------------------------------------------------------
 
     async def analyse(self, origin: Origin, file_id: str, explicit: bool, kind: str,
-                      job: int | None = None) -> None:
+                      job: int | None = None, trigger: str | None = None) -> None:
+        """Analyse one file and answer. Journaled (so a redelivery is ignored, even after a
+        restart, and unfinished work is resumed at start): automatic analyses by file, and the
+        command and shortcut by file and ``trigger_id`` (asking again on purpose is a new job;
+        Slack's retry of the same request is not)."""
         try:
             info = await asyncio.to_thread(self.client.files_info, file=file_id)
         except SlackApiError as err:
@@ -167,9 +182,11 @@ class Bridge:
         origin = replace(origin, thread_ts=origin.thread_ts or thread_of(file, origin.channel))
         fetch = downloader(file.get("url_private_download") or file.get("url_private"), self.token)
         req = audio_request(origin, file, fetch, explicit, kind)
-        if kind == "auto" and job is None and hasattr(self.service, "accept"):
-            # journaled: a redelivery, even after a restart, is not analysed twice
-            payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit}
+        if trigger:
+            req = replace(req, ref=f"{req.ref}:{trigger}")
+        if (kind == "auto" or trigger) and job is None and hasattr(self.service, "accept"):
+            payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit,
+                       "kind": kind, "trigger": trigger}
             job = await asyncio.to_thread(self.service.accept, req, payload)
             if job is None or not await asyncio.to_thread(self.service.claim, job):
                 return
@@ -180,7 +197,7 @@ class Bridge:
             await asyncio.to_thread(self.service.finish, job, reply)
 
     async def resume(self) -> None:
-        """Automatic analyses accepted before a restart but never answered: run them now."""
+        """Analyses accepted before a restart but never answered: run them now."""
         if not hasattr(self.service, "pending"):
             return
         for job in await asyncio.to_thread(self.service.pending, "slack"):
@@ -188,9 +205,9 @@ class Bridge:
             if "file" not in p or (job["status"] == "pending" and not await asyncio.to_thread(
                     self.service.claim, job["id"])):
                 continue
-            logger.info("resuming an automatic analysis accepted before a restart")
-            self.submit(self.analyse(Origin(**p["origin"]), p["file"], p["explicit"], "auto",
-                                     job["id"]))
+            logger.info("resuming an analysis accepted before a restart")
+            self.submit(self.analyse(Origin(**p["origin"]), p["file"], p["explicit"],
+                                     p.get("kind", "auto"), job["id"], p.get("trigger")))
 
     async def problem(self, err: SlackApiError, origin: Origin) -> Reply:
         error, lang = err.response.get("error", ""), await self.lang(origin)
