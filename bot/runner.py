@@ -1,20 +1,27 @@
 """`emotion-bot run`: every configured platform in one process, on one engine and one history.
 
-Start-up checks name exactly what is missing before anything connects. SIGTERM/SIGINT stop intake,
-let in-flight work finish within ``[server] drain_timeout_s``, then close the engine and database.
+Start-up checks name exactly what is missing before anything connects. Each platform resumes the
+jobs its journal holds from before a restart before it takes new work. The engine's live figures
+(queue depth, batch sizes) are copied into the Prometheus metrics every ``METRICS_PERIOD_S``.
+SIGTERM/SIGINT stop intake, let in-flight work finish within ``[server] drain_timeout_s``, then
+close the engine and database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import inspect
 import logging
 import signal
+from collections.abc import Callable
 
-from bot import logs
+from bot import logs, metrics
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+METRICS_PERIOD_S = 1.0
 
 
 class StartupError(RuntimeError):
@@ -73,6 +80,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with running(settings, model) as service:
             logs.set_salt(service.history.salt())
             state.checks["database"] = service.history.writable
+            stats = engine_stats(service)
+            watcher = asyncio.create_task(watch_engine(stats)) if stats else None
             connected: dict[str, bool] = {}
             tasks = []
             for name in names:
@@ -90,6 +99,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
     finally:
         if server is not None:
             server.close()
@@ -105,3 +118,38 @@ async def _serve(adapter, name, settings, service, stop, connected) -> None:
         logger.exception("platform %s stopped with an error", name)
     finally:
         connected[name] = False
+
+
+def engine_stats(service) -> Callable[[], dict] | None:
+    """``Engine.stats`` of the engine behind ``service``: ``service.engine_stats`` when the
+    composition root offers it, else the ``engine`` that ``bot.app.running``'s ``infer`` closes
+    over; None without one (a stand-in service)."""
+    stats = getattr(service, "engine_stats", None)
+    if stats is not None:
+        return stats
+    try:
+        engine = inspect.getclosurevars(service.infer).nonlocals.get("engine")
+    except (AttributeError, TypeError):
+        return None
+    return getattr(engine, "stats", None)
+
+
+async def watch_engine(stats: Callable[[], dict], period_s: float = METRICS_PERIOD_S) -> None:
+    """Copy the engine's figures into the metrics until cancelled (then once more)."""
+    seen: dict[int, int] = {}
+    try:
+        while True:
+            publish(stats(), seen)
+            await asyncio.sleep(period_s)
+    finally:
+        publish(stats(), seen)
+
+
+def publish(figures: dict, seen: dict[int, int]) -> None:
+    """Queue depth as a gauge; each batch run since the last call into the batch-size histogram
+    (``seen`` holds the per-size counts already published)."""
+    metrics.QUEUE_DEPTH.set(figures.get("queued_clips", 0))
+    for size, count in figures.get("batch_sizes", {}).items():
+        for _ in range(count - seen.get(size, 0)):
+            metrics.BATCH_SIZE.observe(size)
+        seen[size] = count
