@@ -1,0 +1,164 @@
+"""Benchmark: end-to-end latency and throughput of the Telegram bot, as users meet it.
+
+    python bench/e2e.py [--size tiny|base] [--notes 100] [--users 20] [--solo 10]
+
+The real python-telegram-bot polls a fake Bot API on 127.0.0.1 (tests/adapters/fake_telegram.py);
+the real Service (``bot.app.running``: audio decode, one engine, SQLite history with the job
+journal) answers with the chart and the ``.npy`` embedding. The model is emotion2vec in the chosen
+size with RANDOM weights (``make_model``; speed carries over, scores do not). A voice note's
+end-to-end time runs from its update being queued at the fake to its last reply call arriving
+there. Two phases: ``--solo`` notes one at a time (latency without queueing; the overhead is that
+minus the engine's mean time per clip), then ``--notes`` notes from ``--users`` users at once
+(p50/p95 under load, throughput). The last line of output is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VOICE = ROOT / "samples" / "03a02Wc__telegram_voice.oga"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def model_seconds() -> tuple[float, int]:
+    from bot.metrics import REGISTRY
+
+    total = REGISTRY.get_sample_value("emotion_bot_inference_seconds_sum") or 0.0
+    count = REGISTRY.get_sample_value("emotion_bot_inference_seconds_count") or 0
+    return total, int(count)
+
+
+async def run(args, model_dir: Path) -> dict:
+    from adapters.telegram import serve
+    from bot import app
+    from bot.settings import Secrets, from_mapping
+    from tests.adapters import fake_telegram as fake
+
+    data = VOICE.read_bytes()
+    with fake.FakeTelegram() as tg, tempfile.TemporaryDirectory() as tmp:
+        settings = from_mapping({
+            "engine": {"model": str(model_dir), "device": "cpu", "max_queue_clips": 4096},
+            "history": {"path": str(Path(tmp) / "bench.db")},
+            "limits": {"requests_per_minute": 0, "daily_audio_seconds": 0},
+            "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url,
+                         "poll_timeout_s": 1},
+        }, secrets=Secrets(telegram_bot_token=fake.TOKEN))
+        model = await asyncio.to_thread(app.load_model, settings)
+        async with app.running(settings, model) as service:
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve(settings, service, stop))
+            try:
+                await asyncio.to_thread(tg.wait_for, lambda: tg.recorded("setMyCommands"), 60)
+                tg.add_file("bench", data)
+                warm = await send(tg, [1], data)  # first call pays lazy imports and caches
+                log(f"warm-up note: {warm[0]:.2f} s")
+                solo, solo_model = [], []
+                for i in range(args.solo):
+                    before = model_seconds()
+                    solo += await send(tg, [100 + i % max(1, args.users)], data)
+                    after = model_seconds()
+                    solo_model.append((after[0] - before[0]) / max(1, after[1] - before[1]))
+                before = model_seconds()
+                started = time.monotonic()
+                users = [1000 + n % args.users for n in range(args.notes)]
+                burst = await send(tg, users, data, timeout=max(120.0, args.notes * 5.0))
+                wall = time.monotonic() - started
+                after = model_seconds()
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 60)
+    clip_s = 2.0  # the sample voice note's speech
+    model_mean = (after[0] - before[0]) / max(1, after[1] - before[1])
+    return {
+        "size": args.size, "notes": args.notes, "users": args.users, "solo_notes": args.solo,
+        "solo_p50_s": round(statistics.median(solo), 4) if solo else None,
+        "solo_model_s": round(statistics.mean(solo_model), 4) if solo_model else None,
+        "overhead_p50_s": (round(statistics.median(solo) - statistics.mean(solo_model), 4)
+                           if solo else None),
+        "p50_s": round(pct(burst, 50), 4), "p95_s": round(pct(burst, 95), 4),
+        "model_s_per_clip": round(model_mean, 4),
+        "throughput_notes_per_s": round(args.notes / wall, 2),
+        "audio_s_per_s": round(args.notes * clip_s / wall, 2), "wall_s": round(wall, 2),
+    }
+
+
+async def send(tg, users: list[int], data: bytes, timeout: float = 60.0) -> list[float]:
+    """Push one voice note per entry of ``users`` at once; each note's end-to-end seconds."""
+    from tests.adapters import fake_telegram as fake
+
+    pushed = {}
+    for uid in users:
+        msg = fake.message(uid, uid, **fake.voice("bench", len(data)))
+        pushed[(uid, msg["message_id"])] = time.monotonic()
+        tg.push({"message": msg})
+
+    def finished():
+        done = {}
+        for call in tg.recorded():
+            if call.method not in ("sendMessage", "sendDocument") or call.status != 200:
+                continue
+            params = call.params.get("reply_parameters")
+            if isinstance(params, dict):
+                key = (int(call.params["chat_id"]), int(params["message_id"]))
+                if key in pushed:
+                    done[key] = max(done.get(key, 0.0), call.at)
+        return done if len(done) == len(pushed) else None
+
+    done = await asyncio.to_thread(tg.wait_for, finished, timeout)
+    await asyncio.sleep(0.2)  # a late document still counts
+    done = finished() or done
+    return [done[k] - pushed[k] for k in pushed]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=("tiny", "base"), default="tiny")
+    parser.add_argument("--notes", type=int, default=100)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--solo", type=int, default=10)
+    args = parser.parse_args()
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from engine.checkpoint import make_model
+
+    with tempfile.TemporaryDirectory() as models:
+        log(f"building a {args.size} emotion2vec with random weights")
+        model_dir = make_model(Path(models) / args.size, args.size, seed=0)
+        figures = asyncio.run(run(args, model_dir))
+    rows = [("model", args.size), ("notes at once / users", f"{args.notes} / {args.users}"),
+            ("solo p50 end-to-end", f"{figures['solo_p50_s'] * 1000:.0f} ms"),
+            ("solo model time per clip", f"{figures['solo_model_s'] * 1000:.0f} ms"),
+            ("overhead beyond the model (p50)", f"{figures['overhead_p50_s'] * 1000:.0f} ms"),
+            ("under load p50 end-to-end", f"{figures['p50_s']:.2f} s"),
+            ("under load p95 end-to-end", f"{figures['p95_s']:.2f} s"),
+            ("model time per clip under load", f"{figures['model_s_per_clip'] * 1000:.0f} ms"),
+            ("throughput", f"{figures['throughput_notes_per_s']:.2f} notes/s "
+                           f"({figures['audio_s_per_s']:.1f} audio-s/s)")]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
