@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 
 import httpx
@@ -60,6 +61,15 @@ def downloader(url: str | None, token: str, timeout_s: float = 60.0):
         return data
 
     return fetch
+
+
+# Journal writes get threads of their own, so they never wait behind audio decodes in asyncio's
+# default pool (a delivered reply left unfinished would be sent again after a crash).
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="slack-journal")
+
+
+async def _journal(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
 
 
 def trigger_of(body: dict) -> str | None:
@@ -187,22 +197,22 @@ class Bridge:
         if (kind == "auto" or trigger) and job is None and hasattr(self.service, "accept"):
             payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit,
                        "kind": kind, "trigger": trigger}
-            job = await asyncio.to_thread(self.service.accept, req, payload)
-            if job is None or not await asyncio.to_thread(self.service.claim, job):
+            job = await _journal(self.service.accept, req, payload)
+            if job is None or not await _journal(self.service.claim, job):
                 return
         reply = await self.service.analyze(req)
         if reply is not None:
             await self.deliver(reply, origin)
         if job is not None:
-            await asyncio.to_thread(self.service.finish, job, reply)
+            await _journal(self.service.finish, job, reply)
 
     async def resume(self) -> None:
         """Analyses accepted before a restart but never answered: run them now."""
         if not hasattr(self.service, "pending"):
             return
-        for job in await asyncio.to_thread(self.service.pending, "slack"):
+        for job in await _journal(self.service.pending, "slack"):
             p = job["payload"]
-            if "file" not in p or (job["status"] == "pending" and not await asyncio.to_thread(
+            if "file" not in p or (job["status"] == "pending" and not await _journal(
                     self.service.claim, job["id"])):
                 continue
             logger.info("resuming an analysis accepted before a restart")

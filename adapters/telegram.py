@@ -225,11 +225,11 @@ class Handlers:
                 job = self.jobs.pop(update_id)
             else:  # not seen by intake (e.g. processed directly): journal it now
                 ask = journal.Ask(msg, target, file, explicit)
-                job = await asyncio.to_thread(self.service.accept, req, journal.payload(ask, req))
+                job = await journal.call(self.service.accept, req, journal.payload(ask, req))
             if job is None:
                 logger.info("ignoring a redelivered update")
                 return
-            if not await asyncio.to_thread(self.service.claim, job):
+            if not await journal.call(self.service.claim, job):
                 return
         reply = await self._run(req, user.language_code, bot, chat.id if explicit else None)
         await self._answer(bot, job, reply, chat.id, target.message_id, render.is_group(chat),
@@ -262,7 +262,7 @@ class Handlers:
             except TelegramError as err:  # refused for good (blocked, chat gone): do not retry
                 logger.warning("delivering an analysis failed: %s", type(err).__name__)
         if job is not None and delivered:
-            await asyncio.to_thread(self.service.finish, job, reply)
+            await journal.call(self.service.finish, job, reply)
 
     async def _deliver(self, context, msg, reply: Reply, user=None, chat_id=None) -> None:
         """Send ``reply`` in the chat; a private reply asked for in a group goes to the user's

@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from adapters import telegram_render as render
 from bot.requests import AudioRequest, Sender
+
+
+# Journal writes get threads of their own: in asyncio's default pool they would queue behind
+# audio decodes (up to ``decode_timeout_s`` each), and a reply already delivered would stay
+# unfinished (and be sent again after a crash) while they wait.
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="telegram-journal")
+
+
+async def call(fn, *args):
+    """``fn(*args)`` (a journal call of the Service) on the journal's own threads."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
 
 
 class JournalQueue(asyncio.Queue):
@@ -96,8 +108,8 @@ async def resumable(service) -> list[dict]:
     if not hasattr(service, "pending"):
         return []
     jobs = []
-    for job in await asyncio.to_thread(service.pending, "telegram"):
-        if "file_id" in job["payload"] and (job["status"] == "running" or await asyncio.to_thread(
+    for job in await call(service.pending, "telegram"):
+        if "file_id" in job["payload"] and (job["status"] == "running" or await call(
                 service.claim, job["id"])):
             jobs.append(job)
     return jobs
