@@ -67,6 +67,7 @@ async def running(settings: Settings, model=None) -> AsyncIterator[object]:
             async def infer(waveform, granularity):
                 return await engine.infer(waveform, granularity=granularity, embeddings=True)
 
-            yield Service(settings, history, infer, settings.engine.model, busy=(EngineBusy,))
+            yield Service(settings, history, infer, settings.engine.model, busy=(EngineBusy,),
+                          engine_stats=engine.stats)
     finally:
         history.close()

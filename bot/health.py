@@ -50,7 +50,9 @@ async def serve(health: Health, host: str, port: int) -> asyncio.AbstractServer:
             request = await asyncio.wait_for(reader.readline(), _READ_TIMEOUT_S)
             parts = request.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else ""
-            status, body, ctype = _route(health, parts[0] if parts else "", path)
+            # Readiness checks may touch the database: keep them off the event loop.
+            status, body, ctype = await asyncio.to_thread(
+                _route, health, parts[0] if parts else "", path)
             head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
             writer.write(head.encode("latin-1") + body)

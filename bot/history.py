@@ -145,13 +145,21 @@ class History(SideTables):
             raise
         db.conn.commit()
 
-    def writable(self) -> bool:
-        """For /readyz: a write transaction can start now (the file is not locked or read-only)."""
+    def writable(self, timeout_s: float = 0.5) -> bool:
+        """For /readyz: a write transaction can start within ``timeout_s`` (the file is not
+        locked or read-only). Its own short-lived connection, so a probe never waits 30 s."""
         try:
-            with self._write():
-                return True
+            conn = sqlite3.connect(self.path, timeout=timeout_s)
         except sqlite3.Error:
             return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
 
     def close(self) -> None:
         with self._all_lock:

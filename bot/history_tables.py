@@ -97,6 +97,16 @@ class SideTables:
                 "set_by": user_key(set_by) if set_by else None, "updated_at": stamp(),
             }, pk=("platform", "channel", "key", "user"))
 
+    def first_time(self, platform: str, key: str, user: str) -> bool:
+        """True for the first call with (platform, key, user), False ever after: one atomic
+        check-and-set (a user's first notes arriving together see it once)."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO channel_settings (platform, channel, key, user, value, "
+                "set_by, updated_at) VALUES (?, '', ?, ?, 'true', NULL, ?)",
+                [platform, key, user_key(user), stamp()])
+            return cur.rowcount > 0
+
     def salt(self) -> str:
         """A random per-install salt (hex), e.g. for hashing user ids in logs; made once."""
         with self._write() as db:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import inspect
 import logging
 import signal
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 METRICS_PERIOD_S = 1.0
+PURGE_PERIOD_S = 6 * 3600.0
 
 
 class StartupError(RuntimeError):
@@ -80,8 +80,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with running(settings, model) as service:
             logs.set_salt(service.history.salt())
             state.checks["database"] = service.history.writable
-            stats = engine_stats(service)
-            watcher = asyncio.create_task(watch_engine(stats)) if stats else None
+            watcher = asyncio.create_task(watch_engine(service.engine_stats))
+            purger = asyncio.create_task(purge_daily(service.history))
             connected: dict[str, bool] = {}
             tasks = []
             for name in names:
@@ -99,10 +99,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            if watcher is not None:
-                watcher.cancel()
+            for task in (watcher, purger):
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
     finally:
         if server is not None:
             server.close()
@@ -118,20 +118,6 @@ async def _serve(adapter, name, settings, service, stop, connected) -> None:
         logger.exception("platform %s stopped with an error", name)
     finally:
         connected[name] = False
-
-
-def engine_stats(service) -> Callable[[], dict] | None:
-    """``Engine.stats`` of the engine behind ``service``: ``service.engine_stats`` when the
-    composition root offers it, else the ``engine`` that ``bot.app.running``'s ``infer`` closes
-    over; None without one (a stand-in service)."""
-    stats = getattr(service, "engine_stats", None)
-    if stats is not None:
-        return stats
-    try:
-        engine = inspect.getclosurevars(service.infer).nonlocals.get("engine")
-    except (AttributeError, TypeError):
-        return None
-    return getattr(engine, "stats", None)
 
 
 async def watch_engine(stats: Callable[[], dict], period_s: float = METRICS_PERIOD_S) -> None:
@@ -153,3 +139,15 @@ def publish(figures: dict, seen: dict[int, int]) -> None:
         for _ in range(count - seen.get(size, 0)):
             metrics.BATCH_SIZE.observe(size)
         seen[size] = count
+
+
+async def purge_daily(history, period_s: float = PURGE_PERIOD_S) -> None:
+    """Apply the retention settings at start and then every ``period_s`` until cancelled."""
+    while True:
+        try:
+            deleted = await asyncio.to_thread(history.purge)
+            if deleted:
+                logger.info("retention: deleted %d analyses past their retention", deleted)
+        except Exception:  # a locked or full database must not stop the bot; try again later
+            logger.exception("retention purge failed")
+        await asyncio.sleep(period_s)

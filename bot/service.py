@@ -9,9 +9,12 @@ and failure is a ``Reply`` with ``ok=False`` in the user's language.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -33,12 +36,18 @@ SILENT = object()  # policy verdict: an automatic analysis nobody asked for; say
 
 class Service:
     def __init__(self, settings: Settings, history: History, infer: Infer, model_id: str,
-                 busy: tuple[type[BaseException], ...] = (), limiter: Limiter | None = None):
+                 busy: tuple[type[BaseException], ...] = (), limiter: Limiter | None = None,
+                 engine_stats: Callable[[], dict] = dict):
         self.settings = settings
         self.history = history
         self.infer = infer
         self.model_id = model_id
         self.busy = busy
+        self.engine_stats = engine_stats  # live engine figures for the metrics
+        # Decodes get their own bounded pool: a few hanging ffmpeg processes must not hold up
+        # the history and platform calls that share asyncio's default pool.
+        self._decoders = ThreadPoolExecutor(max_workers=max(2, len(os.sched_getaffinity(0))),
+                                            thread_name_prefix="decode")
         lim = settings.limits
         self.limiter = limiter or Limiter(lim.requests_per_minute, lim.burst, lim.daily_audio_seconds)
 
@@ -163,8 +172,10 @@ class Service:
             return self.refuse(err.key, lang, "fetch", **err.params)
         started = time.monotonic()
         try:
-            decoded = await asyncio.to_thread(audio.decode, data, self.settings.audio,
-                                              declared_duration_s=req.declared_duration_s)
+            decoded = await asyncio.get_running_loop().run_in_executor(
+                self._decoders, functools.partial(
+                    audio.decode, data, self.settings.audio,
+                    declared_duration_s=req.declared_duration_s))
         except AudioError as err:
             return _refusal(describe(err, lang), type(err).__name__)
         finally:
@@ -197,10 +208,7 @@ class Service:
 
     def _first_use(self, user: str) -> bool:
         """True exactly once per user (until they /forget): show the short notice."""
-        if self.history.channel_setting(_platform(user), "", NOTICE_KEY, False, user=user):
-            return False
-        self.history.set_channel_setting(_platform(user), "", NOTICE_KEY, True, user=user)
-        return True
+        return self.history.first_time(_platform(user), NOTICE_KEY, user)
 
 
 def _refusal(message: str, reason: str) -> Reply:

@@ -29,3 +29,32 @@ def test_startup_names_exactly_what_is_missing(secrets, sections, missing):
     with pytest.raises(StartupError) as err:
         platforms(settings(secrets, **sections))
     assert missing in str(err.value)
+
+
+def test_retention_purge_runs_at_start_and_on_schedule(tmp_path):
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+
+    from bot.history import History, UserSettings
+    from bot.runner import purge_daily
+    from engine.labels import EMOTIONS
+    from engine.types import ClipResult
+
+    history = History(tmp_path / "h.db", defaults=UserSettings(retention_days=7))
+    result = ClipResult(EMOTIONS, np.full(9, 1 / 9, dtype=np.float32), None)
+    now = datetime.now(timezone.utc)
+    for age_days in (30, 1):
+        history.record("telegram:1", result, duration_s=2.0, granularity="utterance",
+                       model="m", at=now - timedelta(days=age_days))
+
+    async def scenario():
+        task = asyncio.create_task(purge_daily(history, period_s=0.05))
+        await asyncio.sleep(0.3)
+        task.cancel()
+
+    asyncio.run(scenario())
+    rows = history.history("telegram:1", 10)
+    assert 1 == len(rows)  # the 30-day-old record is gone, yesterday's stays
+    history.close()
