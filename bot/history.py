@@ -26,57 +26,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-from sqlite_utils import Database, Migrations
+from sqlite_utils import Database
 
 from bot import analysis, charts, embeddings
+from bot.history_schema import migrations
 from bot.history_tables import SideTables, stamp, user_key
 
 JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
 GRANULARITIES = ("utterance", "frame")
 EXPORT_FIELDS = ("id", "at", "platform", "chat", "duration_s", "granularity", "emotion",
                  "confidence", "model", "notes")
-
-migrations = Migrations("emotion_bot.history")
-
-
-@migrations(name="0001_initial")
-def _initial(db: Database) -> None:
-    db["records"].create({
-        "id": int, "user": str, "platform": str, "chat": str, "at": str, "duration_s": float,
-        "granularity": str, "emotion": str, "confidence": float, "scores": str, "model": str,
-        "notes": str, "embedding": bytes, "embedding_dim": int,
-    }, pk="id", not_null={"user", "platform", "at", "emotion", "confidence", "scores"})
-    db["records"].create_index(["user", "at"])
-    db["user_settings"].create({
-        "user": str, "granularity": str, "attach_embedding": int, "store_embeddings": int,
-        "language": str, "retention_days": int, "updated_at": str,
-    }, pk="user")
-    db["consents"].create({"user": str, "scope": str, "granted_at": str}, pk=("user", "scope"))
-    db["jobs"].create({
-        "id": int, "platform": str, "ref": str, "user": str, "chat": str, "status": str,
-        "detail": str, "created_at": str, "updated_at": str,
-    }, pk="id", not_null={"platform", "ref", "user", "status"})
-    db["jobs"].create_index(["platform", "ref"], unique=True)
-    db["jobs"].create_index(["status"])
-    db["jobs"].create_index(["user"])
-    db["channel_settings"].create({
-        "platform": str, "channel": str, "key": str, "user": str, "value": str, "set_by": str,
-        "updated_at": str,
-    }, pk=("platform", "channel", "key", "user"))
-    db["channel_settings"].create_index(["user"])
-    db["meta"].create({"key": str, "value": str}, pk="key")
-
-
-@migrations(name="0002_job_payload")
-def _job_payload(db: Database) -> None:
-    # What an adapter needs to fetch the file again and answer after a restart (never audio).
-    db["jobs"].add_column("payload", str)
-
-
-@migrations(name="0003_float16_embeddings")
-def _float16(db: Database) -> None:
-    db["user_settings"].add_column("float16_embeddings", int)
-
 
 @dataclass(frozen=True)
 class UserSettings:
