@@ -22,6 +22,7 @@ from bot import audio, metrics
 from bot.errors import AudioError, TooLarge
 from bot.history import History
 from bot.limits import Limiter
+from bot.logs import user_ref
 from bot.messages import describe, language, text
 from bot.reply import Reply, ReplyOptions, for_result
 from bot.requests import AudioRequest, CommandRequest, FetchError
@@ -126,8 +127,12 @@ class Service:
         except Exception:  # never a traceback to a user; the bot keeps running
             logger.exception("analysis failed on %s", platform)
             reply = Reply((), headline=text("error.internal", lang), ok=False)
-        metrics.REQUESTS.labels(platform, "ok" if reply.ok else "refused").inc()
-        metrics.END_TO_END_SECONDS.observe(time.monotonic() - started)
+        outcome = "ok" if reply.ok else "refused"
+        elapsed = time.monotonic() - started
+        metrics.REQUESTS.labels(platform, outcome).inc()
+        metrics.END_TO_END_SECONDS.observe(elapsed)
+        logger.info("%s analysis for %s: %s in %.2f s", platform, user_ref(req.sender.key),
+                    outcome, elapsed)
         return reply
 
     def _policy(self, req: AudioRequest, lang: str) -> Reply | None:

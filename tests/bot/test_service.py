@@ -257,3 +257,13 @@ def test_embedding_too_big_for_the_platform_is_halved_on_request(make_service):
     reply = run(service.analyze(request(max_upload_bytes=8_000)))
     [npz] = [a for a in reply.attachments if a.kind == "embedding"]
     assert npz.filename.endswith("_float16.npz") and npz.size <= 8_000
+
+
+def test_logs_name_users_only_by_salted_hash(make_service, caplog):
+    from bot.logs import user_ref
+
+    service = make_service()
+    with caplog.at_level("INFO", logger="bot.service"):
+        run(service.analyze(request()))
+    assert f"telegram analysis for {user_ref(ANA.key)}: ok in " in caplog.text
+    assert ANA.key not in caplog.text
