@@ -61,8 +61,7 @@ async def run(args, model_dir: Path) -> dict:
             "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url,
                          "poll_timeout_s": 1},
         }, secrets=Secrets(telegram_bot_token=fake.TOKEN))
-        model = await asyncio.to_thread(app.load_model, settings)
-        async with app.running(settings, model) as service:
+        async with app.running(settings) as service:
             stop = asyncio.Event()
             task = asyncio.create_task(serve(settings, service, stop))
             try:

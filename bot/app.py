@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from bot.inference import Inference, LocalInference
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ def engine_config(settings: Settings):
 
 
 @contextlib.asynccontextmanager
-async def engine_running(settings: Settings, model=None) -> AsyncIterator[object]:
-    """The one shared engine of this process, started and, on exit, drained and stopped."""
+async def inference(settings: Settings, model=None) -> AsyncIterator[Inference]:
+    """The one inference of this process (see ``bot.inference``), started and, on exit, drained
+    and stopped. ``model``: an already loaded ``LoadedModel`` (tests); else the configured one is
+    loaded here (raises ``engine.loader.ModelLoadError`` with a clear message)."""
     import asyncio
 
     from engine.engine import Engine
@@ -47,27 +50,27 @@ async def engine_running(settings: Settings, model=None) -> AsyncIterator[object
     model = model or await asyncio.to_thread(load_model, settings)
     engine = Engine(model, engine_config(settings))
     await engine.start()
+    backend = LocalInference(engine, model)
     try:
-        yield engine
+        yield backend
     finally:
-        await engine.close()
+        await backend.close()
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, model=None) -> AsyncIterator[object]:
-    """Everything a platform needs: yields the ``Service`` over one engine and one history."""
+async def running(settings: Settings, model=None, backend: Inference | None = None
+                  ) -> AsyncIterator[object]:
+    """Everything a platform needs: yields the ``Service`` over one inference and one history
+    (``backend``: one already running, e.g. started by ``run`` before the platforms)."""
     from bot.history import History
     from bot.service import Service
-    from engine.engine import EngineBusy
 
     history = History.from_settings(settings)
     try:
-        async with engine_running(settings, model) as engine:
-
-            async def infer(waveform, granularity):
-                return await engine.infer(waveform, granularity=granularity, embeddings=True)
-
-            yield Service(settings, history, infer, settings.engine.model, busy=(EngineBusy,),
-                          engine_stats=engine.stats)
+        if backend is not None:
+            yield Service(settings, history, backend)
+            return
+        async with inference(settings, model) as backend:
+            yield Service(settings, history, backend)
     finally:
         history.close()

@@ -156,23 +156,18 @@ async def _analyze_files(args, settings, files: list[Path]) -> list[tuple[Path, 
     import asyncio
 
     from bot import analyze, render
-    from bot.app import engine_running, load_model
+    from bot.app import inference
 
-    model = await asyncio.to_thread(load_model, settings)
-    if model.random_weights:
-        print("WARNING: the model has RANDOM weights (a test checkpoint); results mean nothing.",
-              file=sys.stderr)
     failures = []
-    async with engine_running(settings, model) as engine:
-
-        async def infer(waveform, granularity):
-            return await engine.infer(waveform, granularity=granularity, embeddings=True)
-
+    async with inference(settings) as backend:
+        if backend.model.random_weights:
+            print("WARNING: the model has RANDOM weights (a test checkpoint); results mean "
+                  "nothing.", file=sys.stderr)
         for path in _progress(files, args.json):
             try:
                 out, record, result, decoded = await analyze.analyze_file(
-                    path, settings, infer, settings.engine.model, Path(args.out),
-                    args.granularity, args.embedding, model.random_weights,
+                    path, settings, backend.infer, backend.model.id, Path(args.out),
+                    args.granularity, args.embedding, backend.model.random_weights,
                 )
             except Exception as exc:  # each failure is named; the other files still run
                 logger.debug("analysis of %s failed", path, exc_info=True)

@@ -60,7 +60,7 @@ def platforms(settings: Settings) -> list[str]:
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from bot import health as health_mod
-    from bot.app import load_model, running
+    from bot.app import inference, running
 
     names = platforms(settings)
     stop = stop or asyncio.Event()
@@ -75,12 +75,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if settings.server.enabled:
         server = await health_mod.serve(state, settings.server.host, settings.server.port)
     try:
-        model = await asyncio.to_thread(load_model, settings)
-        state.checks["model"] = lambda: True
-        async with running(settings, model) as service:
+        async with inference(settings) as backend, running(settings, backend=backend) as service:
+            state.checks["model"] = lambda: True
             logs.set_salt(service.history.salt())
             state.checks["database"] = service.history.writable
-            watcher = asyncio.create_task(watch_engine(service.engine_stats))
+            watcher = asyncio.create_task(watch_engine(backend.stats))
             purger = asyncio.create_task(purge_daily(service.history))
             connected: dict[str, bool] = {}
             tasks = []

@@ -13,14 +13,12 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 from bot import audio, metrics
 from bot.errors import AudioError, TooLarge
 from bot.history import History
+from bot.inference import Inference
 from bot.limits import Limiter
 from bot.logs import user_ref
 from bot.messages import describe, language, text
@@ -30,21 +28,17 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Infer = Callable[[np.ndarray, str], Awaitable[object]]  # (waveform, granularity) -> ClipResult
 NOTICE_KEY = "first_use_notice"
 SILENT = object()  # policy verdict: an automatic analysis nobody asked for; say nothing
 
 
 class Service:
-    def __init__(self, settings: Settings, history: History, infer: Infer, model_id: str,
-                 busy: tuple[type[BaseException], ...] = (), limiter: Limiter | None = None,
-                 engine_stats: Callable[[], dict] = dict):
+    def __init__(self, settings: Settings, history: History, inference: Inference,
+                 limiter: Limiter | None = None):
         self.settings = settings
         self.history = history
-        self.infer = infer
-        self.model_id = model_id
-        self.busy = busy
-        self.engine_stats = engine_stats  # live engine figures for the metrics
+        self.inference = inference  # the one inference boundary (``bot.inference``)
+        self.model_id = settings.engine.model
         # Decodes get their own bounded pool: a few hanging ffmpeg processes must not hold up
         # the history and platform calls that share asyncio's default pool.
         self._decoders = ThreadPoolExecutor(max_workers=max(2, len(os.sched_getaffinity(0))),
@@ -189,8 +183,8 @@ class Service:
         granularity = req.granularity or user_settings.granularity
         started = time.monotonic()
         try:
-            result = await self.infer(decoded.waveform, granularity)
-        except self.busy:
+            result = await self.inference.infer(decoded.waveform, granularity)
+        except self.inference.busy:
             return self.refuse("engine.busy", lang, "busy")
         metrics.INFERENCE_SECONDS.observe(time.monotonic() - started)
         metrics.AUDIO_SECONDS.labels(req.sender.platform).inc(decoded.duration_s)

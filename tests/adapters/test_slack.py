@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import socket
 import time
@@ -51,24 +50,8 @@ def settings_for(fake, tmp_path, mode="http", privacy=None):
 
 @contextlib.asynccontextmanager
 async def real_service(settings, model):
-    """``bot.app.running``; until ``engine.engine`` (its batcher) lands, the same Service over
-    the tiny model's one-clip ``infer_one``, as tests/bot/test_service.py builds it."""
-    if importlib.util.find_spec("engine.engine") is not None:
-        async with running(settings, model) as service:
-            yield service
-        return
-    from bot.history import History
-    from bot.service import Service
-    from engine.model import infer_one
-
-    async def infer(waveform, granularity):
-        return await asyncio.to_thread(infer_one, model, waveform, granularity == "frame")
-
-    history = History.from_settings(settings)
-    try:
-        yield Service(settings, history, infer, settings.engine.model)
-    finally:
-        history.close()
+    async with running(settings, model) as service:
+        yield service
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,22 @@ BO = Sender("telegram:2", "telegram", "zh-hans")
 GROUP = "telegram:-100"
 
 
+class FnInference:
+    """An ``Inference`` (``bot.inference``) over a plain ``infer(waveform, granularity)``."""
+
+    def __init__(self, infer) -> None:
+        from bot.inference import ModelInfo
+
+        self.infer, self.busy = infer, (Busy,)
+        self.model = ModelInfo("tiny", ("angry", "happy"), random_weights=True)
+
+    def stats(self) -> dict:
+        return {}
+
+    async def close(self) -> None:
+        pass
+
+
 class Busy(Exception):
     pass
 
@@ -46,7 +62,7 @@ def make_service(tmp_path, tiny_model):
             finally:
                 await engine.close()
 
-        service = Service(settings, history, infer or real_infer, "tiny", busy=(Busy,))
+        service = Service(settings, history, FnInference(infer or real_infer))
         services.append(history)
         return service
 
