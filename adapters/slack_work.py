@@ -1,7 +1,9 @@
-"""The Slack work that happens after the ack: files.info, download, the service, delivery.
+"""The Slack work that happens after the ack: files.info, the job for the core, delivery.
 
-A ``Bridge`` runs on the asyncio loop that owns the ``Service``; bolt's listener threads only
-``submit`` coroutines to it. Web API calls (the synchronous ``WebClient``) run in worker threads.
+A ``Bridge`` runs on the asyncio loop that owns the core (``bot.core.Core``); bolt's listener
+threads only ``submit`` coroutines to it. Web API calls (the synchronous ``WebClient``) run in
+worker threads. An analysis becomes a ``Job`` (journaled by the core, which de-duplicates retried
+events and requests by ``ref`` and resumes unfinished ones after a restart through ``revive``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import asyncio
 import hashlib
 import logging
 import threading
+import uuid
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 
 import httpx
@@ -19,10 +21,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from adapters.slack import (MAX_UPLOAD, PUBLIC_COMMANDS, Origin, audio_request, from_command,
-                            from_event, from_interaction, is_audio, parse_command, thread_of)
 from adapters.slack_render import Call, Target, plan
-from bot.messages import text
+from adapters.slack_translate import (MAX_UPLOAD, PUBLIC_COMMANDS, Origin, audio_request,
+                                      from_command, from_event, from_interaction, is_audio,
+                                      parse_command, thread_of)
+from bot.core import DELIVERED, Core, Job
 from bot.reply import Reply
 from bot.requests import CommandRequest, FetchError
 
@@ -63,15 +66,6 @@ def downloader(url: str | None, token: str, timeout_s: float = 60.0):
     return fetch
 
 
-# Journal writes get threads of their own, so they never wait behind audio decodes in asyncio's
-# default pool (a delivered reply left unfinished would be sent again after a crash).
-_POOL = ThreadPoolExecutor(2, thread_name_prefix="slack-journal")
-
-
-async def _journal(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
-
-
 def trigger_of(body: dict) -> str | None:
     """What tells one invocation of the command or shortcut from another, while a retry of the
     same one keeps it: its ``trigger_id`` and ``response_url`` (hashed; the URL is a secret)."""
@@ -99,31 +93,28 @@ class _Seen:
 
 
 class Bridge:
-    """Runs the work a listener acked: on the service's loop, Web API calls in threads."""
+    """Runs the work a listener acked: on the core's loop, Web API calls in threads."""
 
-    def __init__(self, service, client: WebClient, loop: asyncio.AbstractEventLoop, token: str):
-        self.service, self.client, self.loop, self.token = service, client, loop, token
+    def __init__(self, core: Core, client: WebClient, loop: asyncio.AbstractEventLoop,
+                 token: str):
+        self.core, self.client, self.loop, self.token = core, client, loop, token
         self.events, self.files = _Seen(), _Seen()
-        self.pending: set = set()
+        self.in_flight: set = set()
 
     def submit(self, coro) -> None:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        self.pending.add(future)
+        self.in_flight.add(future)
         future.add_done_callback(self._done)
 
     def _done(self, future) -> None:
-        self.pending.discard(future)
+        self.in_flight.discard(future)
         if not future.cancelled() and future.exception() is not None:
             logger.error("slack work failed", exc_info=future.exception())
 
     async def drain(self, timeout_s: float) -> None:
-        if self.pending:
-            waiting = [asyncio.wrap_future(f) for f in list(self.pending)]
+        if self.in_flight:
+            waiting = [asyncio.wrap_future(f) for f in list(self.in_flight)]
             await asyncio.wait(waiting, timeout=timeout_s)
-
-    async def lang(self, origin: Origin) -> str:
-        lang = getattr(self.service, "lang", None)
-        return await asyncio.to_thread(lang, origin.sender) if lang else "en"
 
     # --- entry points ----------------------------------------------------------------------------
 
@@ -133,14 +124,13 @@ class Bridge:
         if name != "analyse":
             req = CommandRequest(origin.sender, origin.chat, name, args,
                                  private=origin.channel_type == "im", max_upload_bytes=MAX_UPLOAD)
-            reply = await self.service.command(req)
+            reply = await self.core.command(req)
             await self.deliver(reply, origin, public=name in PUBLIC_COMMANDS)
             return
-        file_id = args[0] if args else await asyncio.to_thread(
-            self.service.latest_file, origin.sender.key, origin.chat)
+        file_id = args[0] if args else await self.core.latest_file(origin.sender.key,
+                                                                   origin.chat)
         if not file_id:
-            lang = await self.lang(origin)
-            return await self.deliver(Reply((), headline=text("fetch.not_found", lang), ok=False),
+            return await self.deliver(await self.core.notice("file_not_found", origin.sender),
                                       origin)
         await self.analyse(origin, file_id, explicit=True, kind="command", trigger=trigger_of(body))
 
@@ -148,8 +138,8 @@ class Bridge:
         origin = from_interaction(body)
         audio = [f for f in (body.get("message") or {}).get("files", []) if is_audio(f)]
         if not audio:
-            note = text("slack.no_audio", await self.lang(origin))
-            return await self.deliver(Reply((), headline=note, ok=False), origin)
+            note = await self.core.notice("no_audio_in_message", origin.sender)
+            return await self.deliver(note, origin)
         await self.analyse(origin, audio[0]["id"], explicit=True, kind="shortcut",
                            trigger=trigger_of(body))
 
@@ -160,17 +150,15 @@ class Bridge:
             return
         req = CommandRequest(origin.sender, origin.chat, words[0], tuple(words[1:]),
                              private=origin.channel_type == "im", max_upload_bytes=MAX_UPLOAD)
-        await self.deliver(await self.service.command(req), origin, public=False)
+        await self.deliver(await self.core.command(req), origin, public=False)
 
     async def file_share(self, team: str, event: dict, bot_user: str | None) -> None:
         origin = from_event(team, event)
         audio = [f for f in event.get("files", []) if is_audio(f) and f.get("user") != bot_user]
         for file in audio:
-            await asyncio.to_thread(self.service.note_file, origin.sender.key, origin.chat,
-                                    file["id"])
+            await self.core.remember_file(origin.sender.key, origin.chat, file["id"])
         direct = origin.channel_type == "im"  # audio sent to the app's own DM is a request
-        if not audio or not (direct or await asyncio.to_thread(self.service.auto_enabled,
-                                                               origin.chat)):
+        if not audio or not (direct or await self.core.auto_enabled(origin.chat)):
             return
         for file in audio:
             if self.files.first((origin.chat, file["id"])):
@@ -179,57 +167,61 @@ class Bridge:
     # --- analysis and delivery --------------------------------------------------------------
 
     async def analyse(self, origin: Origin, file_id: str, explicit: bool, kind: str,
-                      job: int | None = None, trigger: str | None = None) -> None:
-        """Analyse one file and answer. Journaled (so a redelivery is ignored, even after a
-        restart, and unfinished work is resumed at start): automatic analyses by file, and the
-        command and shortcut by file and ``trigger_id`` (asking again on purpose is a new job;
-        Slack's retry of the same request is not)."""
+                      trigger: str | None = None) -> None:
+        """Hand one file's analysis to the core as a job. Its ``ref`` de-duplicates: automatic
+        analyses by file, the command and shortcut by file and ``trigger_id`` (asking again on
+        purpose is a new job; Slack's retry of the same request is not)."""
+        job = await self.job(origin, file_id, explicit, kind, trigger or uuid.uuid4().hex[:16])
+        if isinstance(job, Reply):
+            return await self.deliver(job, origin)
+        await self.core.submit(job)
+
+    async def job(self, origin: Origin, file_id: str, explicit: bool, kind: str,
+                  trigger: str | None) -> Job | Reply:
+        """The job for one file (``files.info`` first), or the reply explaining why not."""
         try:
             info = await asyncio.to_thread(self.client.files_info, file=file_id)
         except SlackApiError as err:
-            return await self.deliver(await self.problem(err, origin), origin)
+            return await self.problem(err, origin)
         file = info["file"]
         origin = replace(origin, thread_ts=origin.thread_ts or thread_of(file, origin.channel))
         fetch = downloader(file.get("url_private_download") or file.get("url_private"), self.token)
         req = audio_request(origin, file, fetch, explicit, kind)
-        if trigger:
+        if kind != "auto":
             req = replace(req, ref=f"{req.ref}:{trigger}")
-        if (kind == "auto" or trigger) and job is None and hasattr(self.service, "accept"):
-            payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit,
-                       "kind": kind, "trigger": trigger}
-            job = await _journal(self.service.accept, req, payload)
-            if job is None or not await _journal(self.service.claim, job):
-                return
-        reply = await self.service.analyze(req)
-        if reply is not None:
-            await self.deliver(reply, origin)
-        if job is not None:
-            await _journal(self.service.finish, job, reply)
+        payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit,
+                   "kind": kind, "trigger": trigger}
 
-    async def resume(self) -> None:
-        """Analyses accepted before a restart but never answered: run them now."""
-        if not hasattr(self.service, "pending"):
-            return
-        for job in await _journal(self.service.pending, "slack"):
-            p = job["payload"]
-            if "file" not in p or (job["status"] == "pending" and not await _journal(
-                    self.service.claim, job["id"])):
-                continue
-            logger.info("resuming an analysis accepted before a restart")
-            self.submit(self.analyse(Origin(**p["origin"]), p["file"], p["explicit"],
-                                     p.get("kind", "auto"), job["id"], p.get("trigger")))
+        async def deliver(reply: Reply):
+            await self.deliver(reply, origin)
+            return DELIVERED
+
+        return Job(req, payload, deliver)
+
+    async def revive(self, row: dict) -> Job | None:
+        """A journaled analysis again (after a restart)."""
+        p = row["payload"]
+        if "file" not in p:
+            return None
+        origin = Origin(**p["origin"])
+        job = await self.job(origin, p["file"], p["explicit"], p.get("kind", "auto"),
+                             p.get("trigger"))
+        if isinstance(job, Reply):
+            await self.deliver(job, origin)
+            return None
+        return job
 
     async def problem(self, err: SlackApiError, origin: Origin) -> Reply:
-        error, lang = err.response.get("error", ""), await self.lang(origin)
+        error, sender = err.response.get("error", ""), origin.sender
         logger.warning("slack api error: %s", error)
         if error in ("file_not_found", "file_deleted", "invalid_arg_name"):
-            return Reply((), headline=text("fetch.not_found", lang), ok=False)
+            return await self.core.notice("file_not_found", sender)
         if error in ("not_in_channel", "channel_not_found"):
-            return Reply((), headline=text("slack.not_in_channel", lang), ok=False)
+            return await self.core.notice("not_in_channel", sender)
         if error == "missing_scope":
-            needed = err.response.get("needed", "?")
-            return Reply((), headline=text("slack.missing_scope", lang, needed=needed), ok=False)
-        return Reply((), headline=text("fetch.failed", lang), ok=False)
+            return await self.core.notice("missing_scope", sender,
+                                          needed=err.response.get("needed", "?"))
+        return await self.core.notice("fetch_failed", sender)
 
     async def deliver(self, reply: Reply, origin: Origin, public: bool = True) -> None:
         calls = plan(reply, Target(origin.channel, origin.user, origin.thread_ts), public)

@@ -1,10 +1,13 @@
-"""Telegram: python-telegram-bot updates -> requests for the ``Service``; replies -> Bot API calls.
+"""Telegram: python-telegram-bot updates -> requests for the core; replies -> Bot API calls.
 
-``build(settings, service)`` makes the ``Application`` (a self-hosted Bot API server or a test fake
+``build(settings, core)`` makes the ``Application`` (a self-hosted Bot API server or a test fake
 via ``[telegram] base_url``/``base_file_url``; updates handled concurrently); ``serve(settings,
-service, stop)`` runs it by long polling or webhook until ``stop`` is set. What a request means
-and what the reply says are the Service's business; this module only translates and delivers
-(``adapters.telegram_render`` holds the pure translations).
+core, stop)`` runs it by long polling or PTB's webhook server until ``stop`` is set. An update
+asking for an analysis becomes a ``Job`` in ``telegram_intake`` before Telegram is told it
+arrived; the core (``bot.core.Core``) runs it and calls back ``deliver``. Commands and buttons go
+through the handlers here. What a request means and what the reply says are the core's business:
+this module only translates and delivers (``telegram_render`` holds the pure translations,
+``telegram_calls`` the Bot API manners).
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, MessageHandler, filters)
 
 from adapters import telegram_calls as calls
-from adapters import telegram_journal as journal
+from adapters import telegram_intake as intake
 from adapters import telegram_render as render
-from adapters import telegram_webhook
-from bot.messages import language, text
+from bot.core import DELIVERED, Core, Job, RetryLater, Undeliverable
 from bot.reply import Reply
 from bot.requests import CommandRequest
 from bot.settings import Settings
@@ -33,10 +35,10 @@ logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 UPDATES = ["message", "callback_query"]
-EXTRA_COMMANDS = ("consent",)  # understood here but not in the service's menu list
+EXTRA_COMMANDS = ("consent",)  # understood here but not in the core's menu list
 
 
-def build(settings: Settings, service) -> tuple[Application, Handlers]:
+def build(settings: Settings, core: Core) -> Application:
     token = settings.secrets.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
@@ -45,123 +47,126 @@ def build(settings: Settings, service) -> tuple[Application, Handlers]:
                         ("telegram", logging.INFO)):  # their lower levels print URLs with the token
         logging.getLogger(name).setLevel(level)
     tg = settings.telegram
-    queue = journal.JournalQueue()
-    builder = (ApplicationBuilder().token(token).base_url(tg.base_url)
-               .base_file_url(tg.base_file_url).update_queue(queue)
-               .concurrent_updates(tg.concurrent_updates))
-    if tg.mode == "webhook":
-        builder = builder.updater(None)
-    app = builder.build()
-    handlers = register(app, service, settings)
+    queue = intake.IntakeQueue()
+    app = (ApplicationBuilder().token(token).base_url(tg.base_url)
+           .base_file_url(tg.base_file_url).update_queue(queue)
+           .concurrent_updates(tg.concurrent_updates).build())
+    handlers = Handlers(core, settings)
+    register(app, handlers)
     queue.intake = lambda update: handlers.intake(update, app.bot)
-    return app, handlers
+    return app
 
 
-def register(app: Application, service, settings: Settings) -> Handlers:
-    handlers = Handlers(service, settings)
-    names = [name for name, _ in service.command_list("telegram", "en")] + list(EXTRA_COMMANDS)
-    app.add_handler(CommandHandler(names, handlers.command))
+def register(app: Application, handlers: Handlers) -> None:
+    names = [name for name, _ in handlers.core.command_list("telegram", "en")]
+    app.add_handler(CommandHandler(names + list(EXTRA_COMMANDS), handlers.command))
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.command))
-    media = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.ALL
-    app.add_handler(MessageHandler(media & filters.UpdateType.MESSAGE, handlers.audio))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_error_handler(_log_error)
-    return handlers
 
 
-async def serve(settings: Settings, service, stop: asyncio.Event) -> None:
+async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``."""
     tg = settings.telegram
     secret = settings.secrets.telegram_webhook_secret
     if tg.mode == "webhook" and not secret:
         raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
                          "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
-    app, handlers = build(settings, service)
+    app = build(settings, core)
     async with app:
         await app.start()
-        server = None
         try:
-            await handlers.resume(app)  # before new updates: they may be redeliveries of these
+            # Before new updates: they may be redeliveries of these.
+            await core.resume("telegram", lambda row: _revive(app.bot, core, row))
             if tg.mode == "webhook":
-                path = urlparse(tg.webhook_url).path or "/telegram"
-
-                async def accept(data: dict) -> None:  # journaled before Telegram hears 200
-                    await app.update_queue.put(Update.de_json(data, app.bot))
-
-                server = await telegram_webhook.start(
-                    tg.webhook_host, tg.webhook_port, path, secret, accept)
-                if tg.webhook_url:
-                    await calls.retry(lambda: app.bot.set_webhook(
-                        tg.webhook_url, secret_token=secret, allowed_updates=UPDATES))
+                await app.updater.start_webhook(
+                    listen=tg.webhook_host, port=tg.webhook_port,
+                    url_path=urlparse(tg.webhook_url).path or "/telegram",
+                    webhook_url=tg.webhook_url or None, secret_token=secret,
+                    allowed_updates=UPDATES)
                 logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
             else:
                 await app.updater.start_polling(
-                    poll_interval=0.0, timeout=int(tg.poll_timeout_s),
-                    allowed_updates=UPDATES)
+                    poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES)
                 logger.info("telegram long polling started")
-            await calls.set_commands(app.bot, service)  # last: once the menu is set, the bot listens
+            await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
             await stop.wait()
         finally:
-            if server is not None:
-                server.close()
-                await server.wait_closed()
-            elif app.updater is not None and app.updater.running:
+            if app.updater.running:
                 await app.updater.stop()
             await app.stop()
 
 
+# --- analyses: updates -> jobs, replies -> Bot API calls ---------------------------------------
+
+
+def job_of(bot, core: Core, req, payload: dict) -> Job:
+    """The job for one analysis: deliver into the chat (privately for a private reply asked
+    for in a group), "typing…" meanwhile for an explicit request."""
+    box: list[calls.Outbox] = []
+
+    async def deliver(reply: Reply):
+        try:
+            if reply.private and payload["chat_type"] in render.GROUP_TYPES:
+                await send_private(bot, core, reply, payload["chat_id"], payload["reply_to"], req.sender)
+                return DELIVERED
+            if not box:
+                box.append(calls.Outbox(reply, payload["chat_id"], payload["reply_to"]))
+            await box[0].flush(bot)  # goes on after the parts already sent
+            return DELIVERED
+        except RetryAfter as err:
+            return RetryLater("flood control", calls.seconds(err))
+        except NetworkError as err:  # TimedOut included: the rest still goes
+            return RetryLater(type(err).__name__)
+        except TelegramError as err:  # refused for good (blocked, chat gone)
+            return Undeliverable(type(err).__name__)
+
+    def working():
+        return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)
+
+    return Job(req, payload, deliver, working if req.explicit else None)
+
+
+async def _revive(bot, core: Core, row: dict) -> Job | None:
+    """A journaled analysis again: ``getFile`` by its ``file_id``, answered where it was asked."""
+    p = row["payload"]
+    if "file_id" not in p:
+        return None
+    fetch = calls.fetcher(bot, p["file_id"], p.get("max_download") or 20 * MB)
+    return job_of(bot, core, intake.request_from(row, fetch), p)
+
+
+async def send_private(bot, core: Core, reply: Reply, chat_id: int, reply_to: int | None,
+                       sender) -> None:
+    """``reply`` in the person's private chat, and a short pointer (or "open a chat with me
+    first") in the group."""
+    user_id = int(sender.key.split(":", 1)[1])
+    try:
+        await calls.send(bot, reply, user_id, None)
+        note = "private_sent"
+    except Forbidden:
+        note = "open_private_chat"
+    await calls.send(bot, await core.notice(note, sender), chat_id, reply_to)
+
+
 class Handlers:
-    def __init__(self, service, settings: Settings) -> None:
-        self.service = service
+    def __init__(self, core: Core, settings: Settings) -> None:
+        self.core = core
         self.max_download = int(settings.telegram.max_download_mb * MB)
-        self.journaled = hasattr(service, "accept")
-        self.jobs: dict[int, int | None] = {}  # update_id -> job id (None: a redelivery)
 
-    # --- the journal -----------------------------------------------------------------------------
-
-    async def intake(self, update, bot) -> None:
-        """Journal an update that asks for an analysis, before it is queued (and confirmed)."""
-        if not self.journaled or not isinstance(update, Update):
-            return
-        ask = journal.ask_of(update, bot.username)
-        if ask is not None:
-            req = self._request(bot, ask.msg, ask.target, ask.file, ask.explicit)
-            self.jobs[update.update_id] = await asyncio.to_thread(
-                self.service.accept, req, journal.payload(ask, req))
-
-    async def resume(self, app: Application) -> None:
-        """Analyses accepted before a restart and never answered: run them again (``getFile``
-        by the journaled ``file_id``) and answer the original message."""
-        for job in await journal.resumable(self.service):
-            logger.info("resuming an analysis accepted before a restart")
-            app.create_task(self._resumed(app.bot, job), name=f"resume-{job['id']}")
-
-    async def _resumed(self, bot, job: dict) -> None:
-        p = job["payload"]
-        fetch = calls.fetcher(bot, p["file_id"], p.get("max_download") or self.max_download)
-        req = journal.request_from(job, fetch)
-        reply = await self._run(req, p["language"], bot, p["chat_id"] if req.explicit else None)
-        await self._answer(bot, job["id"], reply, p["chat_id"], p["reply_to"],
-                           p["chat_type"] in render.GROUP_TYPES, p["user_id"], p["language"])
-
-    def _request(self, bot, msg, target, file, explicit: bool, fetch=None):
-        fetch = fetch or calls.fetcher(bot, file.file_id, self.max_download)
-        return render.audio_request(target, msg.from_user, msg.chat, file, fetch,
-                                    explicit=explicit, max_download_bytes=self.max_download,
-                                    asked_in=msg.message_id)
-
-    # --- updates ---------------------------------------------------------------------------------
-
-    async def audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A voice note, audio file, video note or document sent to the bot or the group."""
-        msg, chat = update.effective_message, update.effective_chat
-        if msg.from_user is None:
-            return
-        private = chat.type == "private"
-        file = render.audio_of(msg, any_document=private)
-        if file is None:
-            return
-        await self._analyze(context, msg, msg, file, explicit=private, update=update)
+    async def intake(self, update, bot) -> bool:
+        """An update that asks for an analysis becomes a journaled job (True: taken)."""
+        if not isinstance(update, Update):
+            return False
+        ask = intake.ask_of(update, bot.username)
+        if ask is None:
+            return False
+        fetch = calls.fetcher(bot, ask.file.file_id, self.max_download)
+        req = render.audio_request(ask.target, ask.msg.from_user, ask.msg.chat, ask.file, fetch,
+                                   explicit=ask.explicit, max_download_bytes=self.max_download,
+                                   asked_in=ask.msg.message_id)
+        await self.core.submit(job_of(bot, self.core, req, intake.payload(ask, req)))
+        return True
 
     async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg, chat, user = update.effective_message, update.effective_chat, update.effective_user
@@ -169,27 +174,11 @@ class Handlers:
             return
         name, *args = msg.text.split()
         name = name[1:].split("@")[0].lower()
-        if name == "emotion":
-            target = msg.reply_to_message
-            own = target is not None and target.from_user is not None and target.from_user.is_bot
-            file = render.audio_of(target, any_document=not own) if target else None
-            if file is not None:
-                return await self._analyze(context, msg, target, file, explicit=True,
-                                           update=update)
-            if not args:
-                lang = await self._lang(user)
-                return await self._deliver(context, msg, Reply((), headline=text("cmd.emotion.usage", lang)))
-            name, *args = args  # "/emotion history 5" works like "/history 5"
+        if name == "emotion" and args:  # "/emotion history 5" works like "/history 5"
+            name, *args = args
         req = CommandRequest(render.sender_of(user), render.chat_key(chat.id), name.lower(),
                              tuple(args), private=chat.type == "private")
-        await self._deliver(context, msg, await self._command(req, user))
-
-    async def _command(self, req: CommandRequest, user) -> Reply:
-        try:
-            return await self.service.command(req)
-        except Exception:
-            logger.exception("command %s failed", req.command)
-            return Reply((), headline=text("error.internal", await self._lang(user)), ok=False)
+        await self._deliver(context.bot, msg, await self.core.command(req), user, chat.id)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
@@ -201,7 +190,7 @@ class Handlers:
         private = msg is None or msg.chat.type == "private"
         req = CommandRequest(render.sender_of(user), render.chat_key(chat_id), name, tuple(args),
                              private=private)
-        reply = await self._command(req, user)
+        reply = await self.core.command(req)
         planned = render.plan(reply)
         if msg is not None and private and len(planned) == 1 and not planned[0].file:
             only = planned[0]
@@ -213,92 +202,19 @@ class Handlers:
                 if "not modified" in err.message.lower():
                     return
                 logger.warning("editing a button message failed: %s", err.message)
-        await self._deliver(context, msg, reply, user=user, chat_id=chat_id)
+        await self._deliver(context.bot, msg, reply, user, chat_id)
 
-    async def _analyze(self, context, msg, target, file, explicit: bool, update=None) -> None:
-        bot, chat, user = context.bot, msg.chat, msg.from_user
-        req = self._request(bot, msg, target, file, explicit)
-        job = None
-        if self.journaled:
-            update_id = getattr(update, "update_id", None)
-            if update_id in self.jobs:
-                job = self.jobs.pop(update_id)
-            else:  # not seen by intake (e.g. processed directly): journal it now
-                ask = journal.Ask(msg, target, file, explicit)
-                job = await journal.call(self.service.accept, req, journal.payload(ask, req))
-            if job is None:
-                logger.info("ignoring a redelivered update")
-                return
-            if not await journal.call(self.service.claim, job):
-                return
-        reply = await self._run(req, user.language_code, bot, chat.id if explicit else None)
-        await self._answer(bot, job, reply, chat.id, target.message_id, render.is_group(chat),
-                           user.id, user.language_code)
-
-    async def _run(self, req, language_code, bot, typing_in: int | None) -> Reply | None:
-        """The Service's answer; "typing…" shows only for an explicit request (an automatic group
-        analysis may end in silence)."""
-        try:
-            if typing_in is None:
-                return await self.service.analyze(req)
-            async with calls.chat_action(bot, typing_in, ChatAction.TYPING):
-                return await self.service.analyze(req)
-        except Exception:
-            logger.exception("analysis failed")
-            return Reply((), headline=text("error.internal",
-                                           await self._lang_of(req.sender, language_code)),
-                         ok=False)
-
-    async def _answer(self, bot, job, reply, chat_id, reply_to, group, user_id, lang_code) -> None:
-        """Deliver an analysis, then close its job; a delivery Telegram kept failing leaves the
-        job open, to be resumed at the next start."""
-        delivered = True
-        if reply is not None:
-            try:
-                if reply.private and group:
-                    await self._send_private(bot, reply, chat_id, reply_to, user_id, lang_code)
-                else:
-                    delivered = await calls.send_patiently(bot, reply, chat_id, reply_to)
-            except TelegramError as err:  # refused for good (blocked, chat gone): do not retry
-                logger.warning("delivering an analysis failed: %s", type(err).__name__)
-        if job is not None and delivered:
-            await journal.call(self.service.finish, job, reply)
-
-    async def _deliver(self, context, msg, reply: Reply, user=None, chat_id=None) -> None:
+    async def _deliver(self, bot, msg, reply: Reply, user, chat_id: int) -> None:
         """Send ``reply`` in the chat; a private reply asked for in a group goes to the user's
-        private chat, with a short pointer (or "open a chat with me first") in the group."""
-        bot = context.bot
-        user = user or msg.from_user
-        chat_id = chat_id if chat_id is not None else msg.chat.id
-        group = msg is not None and render.is_group(msg.chat)
+        private chat, with a short pointer in the group."""
         reply_to = msg.message_id if msg is not None else None
         try:
-            if reply.private and group:
-                await self._send_private(bot, reply, chat_id, reply_to, user.id,
-                                         user.language_code)
+            if reply.private and msg is not None and render.is_group(msg.chat):
+                await send_private(bot, self.core, reply, chat_id, reply_to, render.sender_of(user))
             else:
                 await calls.send(bot, reply, chat_id, reply_to)
         except TelegramError as err:
             logger.warning("delivering a reply failed: %s", type(err).__name__)
-
-    async def _send_private(self, bot, reply, chat_id, reply_to, user_id, lang_code) -> None:
-        try:
-            await calls.send(bot, reply, user_id, None)
-            note = "cmd.private_only"
-        except Forbidden:
-            note = "cmd.open_private_chat"
-        lang = await self._lang_of(render.sender_of_id(user_id, lang_code), lang_code)
-        await calls.send(bot, Reply((), headline=text(note, lang)), chat_id, reply_to)
-
-    async def _lang(self, user) -> str:
-        return await self._lang_of(render.sender_of(user), user.language_code)
-
-    async def _lang_of(self, sender, language_code) -> str:
-        lang_of = getattr(self.service, "lang", None)
-        if lang_of is not None:
-            with contextlib.suppress(Exception):
-                return language(await asyncio.to_thread(lang_of, sender))
-        return language(language_code)
 
 
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

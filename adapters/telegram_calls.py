@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 ATTEMPTS = 4  # per Bot API call, for flood control (429) and dropped connections
-PATIENCE_S = (1.0, 2.0, 4.0, 8.0)  # then waits between whole-reply attempts of an analysis
 
 
 async def send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
@@ -62,25 +61,6 @@ class Outbox:
                                                    reply_parameters=params))
 
 
-async def send_patiently(bot, reply: Reply, chat_id: int, reply_to: int | None,
-                         waits: tuple[float, ...] = PATIENCE_S) -> bool:
-    """Deliver an analysis through bursts of 429s and 5xx: True once every call went through,
-    False when Telegram kept failing (the job stays in the journal and is resumed at the next
-    start). Permanent refusals (403, 400) are raised."""
-    box = Outbox(reply, chat_id, reply_to)
-    for wait in (*waits, None):
-        try:
-            await box.flush(bot)
-            return True
-        except (RetryAfter, NetworkError) as err:  # TimedOut included: the rest still goes
-            if wait is None:
-                logger.warning("delivery failed for now (%s): will retry at the next start",
-                               type(err).__name__)
-                return False
-            await asyncio.sleep(wait)
-    return False
-
-
 async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
     """Run one Bot API call, waiting out flood control (429 ``retry_after``) and retrying a
     dropped connection; a timeout is not retried (the message may have been sent)."""
@@ -88,10 +68,7 @@ async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
         try:
             return await call()
         except RetryAfter as err:
-            with warnings.catch_warnings():  # PTB 22 warns that it becomes a timedelta
-                warnings.simplefilter("ignore")
-                wait = err.retry_after
-            wait = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            wait = seconds(err)
             if attempt == attempts or wait > max_wait_s:
                 raise
             logger.info("flood control: retrying in %.0f s", wait)
@@ -102,6 +79,14 @@ async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):
             if attempt == attempts:
                 raise
             await asyncio.sleep(0.5 * attempt)
+
+
+def seconds(err: RetryAfter) -> float:
+    """A 429's ``retry_after`` in seconds (PTB 22 warns that it becomes a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wait = err.retry_after
+    return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
 
 
 def fetcher(bot, file_id: str, platform_limit: int):
@@ -156,10 +141,10 @@ def keyboard(buttons) -> InlineKeyboardMarkup | None:
                                  for b in buttons])
 
 
-async def set_commands(bot, service) -> None:
+async def set_commands(bot, core) -> None:
     """The command menu, in English and Chinese."""
     for lang, code in (("en", None), ("zh", "zh")):
-        entries = service.command_list("telegram", lang)
+        entries = core.command_list("telegram", lang)
         try:
             await retry(lambda: bot.set_my_commands(
                 [BotCommand(name, about[:256]) for name, about in entries], language_code=code))

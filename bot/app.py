@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from bot.inference import Inference, LocalInference
+from bot.jobs import Jobs
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,18 +60,24 @@ async def inference(settings: Settings, model=None) -> AsyncIterator[Inference]:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, model=None, backend: Inference | None = None
-                  ) -> AsyncIterator[object]:
-    """Everything a platform needs: yields the ``Service`` over one inference and one history
-    (``backend``: one already running, e.g. started by ``run`` before the platforms)."""
+                  ) -> AsyncIterator[Jobs]:
+    """Everything a platform needs: yields the core (``bot.jobs.Jobs``, the ``bot.core.Core``
+    adapters are handed) over one ``Service``, one inference and one history. ``backend``: an
+    inference already running (``run`` starts it before the platforms). On exit, jobs still in
+    progress get ``[server] drain_timeout_s`` to finish."""
     from bot.history import History
     from bot.service import Service
 
     history = History.from_settings(settings)
     try:
-        if backend is not None:
-            yield Service(settings, history, backend)
-            return
-        async with inference(settings, model) as backend:
-            yield Service(settings, history, backend)
+        async with contextlib.AsyncExitStack() as stack:
+            if backend is None:
+                backend = await stack.enter_async_context(inference(settings, model))
+            core = Jobs(Service(settings, history, backend))
+            try:
+                yield core
+            finally:
+                await core.drain(settings.server.drain_timeout_s)
+                core.close()
     finally:
         history.close()

@@ -75,12 +75,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if settings.server.enabled:
         server = await health_mod.serve(state, settings.server.host, settings.server.port)
     try:
-        async with inference(settings) as backend, running(settings, backend=backend) as service:
+        async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
-            logs.set_salt(service.history.salt())
-            state.checks["database"] = service.history.writable
+            logs.set_salt(core.history.salt())
+            state.checks["database"] = core.history.writable
             watcher = asyncio.create_task(watch_engine(backend.stats))
-            purger = asyncio.create_task(purge_daily(service.history))
+            purger = asyncio.create_task(purge_daily(core.history))
             connected: dict[str, bool] = {}
             tasks = []
             for name in names:
@@ -88,7 +88,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 connected[name] = False
                 state.checks[name] = lambda n=name: connected[n]
                 tasks.append(asyncio.create_task(
-                    _serve(adapter, name, settings, service, stop, connected), name=name))
+                    _serve(adapter, name, settings, core, stop, connected), name=name))
             logger.info("running: %s", ", ".join(names))
             await stop.wait()
             state.draining = True
@@ -108,11 +108,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await server.wait_closed()
 
 
-async def _serve(adapter, name, settings, service, stop, connected) -> None:
+async def _serve(adapter, name, settings, core, stop, connected) -> None:
     """Run one platform until ``stop``; a crash is logged and ends only that platform."""
     try:
         connected[name] = True
-        await adapter.serve(settings, service, stop)
+        await adapter.serve(settings, core, stop)
     except Exception:
         logger.exception("platform %s stopped with an error", name)
     finally:

@@ -59,9 +59,9 @@ async def slack_app(fake, tmp_path, model, **kw):
     """The real Service and the Slack adapter serving on 127.0.0.1; yields a signed poster."""
     settings = settings_for(fake, tmp_path, **kw)
     url = f"http://127.0.0.1:{settings.slack.port}{slack.EVENTS_PATH}"
-    async with real_service(settings, model) as service:
+    async with real_service(settings, model) as core:
         stop = asyncio.Event()
-        task = asyncio.create_task(slack.serve(settings, service, stop))
+        task = asyncio.create_task(slack.serve(settings, core, stop))
         async with httpx.AsyncClient(timeout=10) as http:
             deadline = time.monotonic() + 20
             while True:  # until the listener answers
@@ -78,7 +78,7 @@ async def slack_app(fake, tmp_path, model, **kw):
                 sig = signed_headers(body, secret, ts, ctype)
                 return await http.post(url, content=body.encode(), headers={**sig, **headers})
 
-            post.service = service
+            post.core = core
             yield post
         stop.set()
         await asyncio.wait_for(task, 30)
@@ -209,7 +209,8 @@ def test_auto_mode_survives_a_restart_without_answering_twice(fake, tmp_path, ti
             origin = slack.Origin("T1", "T1", "U1", "C1", "channel", "1700000700.000400")
             req = slack.audio_request(origin, fake.files["F0AUDIO12"][0], None, False, "auto")
             payload = {"origin": vars(origin), "file": "F0AUDIO12", "explicit": False}
-            assert await asyncio.to_thread(post.service.accept, req, payload) is not None
+            assert await asyncio.to_thread(post.core.history.add_job, "slack", req.ref,
+                                           req.sender.key, req.chat, payload) is not None
 
     async def second_run():
         async with slack_app(fake, tmp_path, tiny_model) as post:

@@ -8,6 +8,8 @@ import asyncio
 import pytest
 
 from adapters.telegram import serve
+from bot.history import History
+from bot.jobs import Jobs
 from bot.reply import Reply
 from bot.requests import FetchError
 from bot.settings import Secrets, from_mapping
@@ -16,12 +18,18 @@ from tests.adapters.test_telegram import free_port, post
 
 
 class StandIn:
-    """Answers with what it was asked; ``analyze`` waits until two analyses are in flight."""
+    """A stand-in Service under the real lifecycle (``bot.jobs.Jobs``, its journal in a real
+    History): answers with what it was asked; ``analyze`` waits until two analyses are in
+    flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, history) -> None:
+        self.history = history
         self.in_flight = 0
         self.both = asyncio.Event()
         self.commands: list[str] = []
+
+    def lang(self, sender):
+        return "en"
 
     def command_list(self, platform, lang):
         return [("help", "how to use it")]
@@ -50,20 +58,31 @@ class StandIn:
             return Reply((), headline="alone", ok=False)
 
 
-def run(body, telegram=None, secret="", token=fake.TOKEN):
+@pytest.fixture
+def run(tmp_path):
+    def run(body, telegram=None, secret="", token=fake.TOKEN):
+        return _run(tmp_path, body, telegram, secret, token)
+
+    return run
+
+
+def _run(tmp_path, body, telegram, secret, token):
     with fake.FakeTelegram() as tg:
         settings = from_mapping(
             {"telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url,
-                          **(telegram or {})}},
+                          **(telegram or {})},
+             "history": {"path": str(tmp_path / "h.db")}},
             secrets=Secrets(telegram_bot_token=token, telegram_webhook_secret=secret))
-        service = StandIn()
+        history = History.from_settings(settings)
+        service = StandIn(history)
+        core = Jobs(service)
 
         async def until(predicate, timeout=10.0):
             return await asyncio.to_thread(tg.wait_for, predicate, timeout)
 
         async def main():
             stop = asyncio.Event()
-            task = asyncio.create_task(serve(settings, service, stop))
+            task = asyncio.create_task(serve(settings, core, stop))
             try:
                 await until(lambda: tg.recorded("setMyCommands") or task.done())
                 if task.done():
@@ -72,15 +91,19 @@ def run(body, telegram=None, secret="", token=fake.TOKEN):
             finally:
                 stop.set()
                 await asyncio.wait_for(task, 15)
+                await core.drain(15)
 
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        finally:
+            history.close()
 
 
 def texts(tg, chat_id):
     return [c.params["text"] for c in tg.sent(chat_id)]
 
 
-def test_updates_are_handled_concurrently():
+def test_updates_are_handled_concurrently(run):
     async def body(tg, until, service):
         for chat_id in (5, 6):
             tg.add_file(f"v{chat_id}", b"ogg")
@@ -92,7 +115,7 @@ def test_updates_are_handled_concurrently():
     assert [a.split(":")[0] for a in answers] == ["analysed telegram", "analysed telegram"]
 
 
-def test_one_failing_update_gets_an_apology_and_the_bot_keeps_going():
+def test_one_failing_update_gets_an_apology_and_the_bot_keeps_going(run):
     async def body(tg, until, service):
         tg.push(fake.command(5, 5, "/boom"))
         tg.push(fake.command(5, 5, "/help"))
@@ -104,7 +127,7 @@ def test_one_failing_update_gets_an_apology_and_the_bot_keeps_going():
                                 "Please try again later."])
 
 
-def test_a_file_over_the_cloud_download_limit_is_reported_not_downloaded():
+def test_a_file_over_the_cloud_download_limit_is_reported_not_downloaded(run):
     async def body(tg, until, service):
         tg.add_file("big", b"x", size=25 * 1024 * 1024)
         doc = fake.document("big", 0, "a.ogg", "audio/ogg")
@@ -115,7 +138,7 @@ def test_a_file_over_the_cloud_download_limit_is_reported_not_downloaded():
     assert run(body) == (["fetch.too_big_for_platform"], [])
 
 
-def test_a_silent_group_analysis_shows_no_chat_action():
+def test_a_silent_group_analysis_shows_no_chat_action(run):
     async def body(tg, until, service):
         tg.push({"message": fake.message(-100, 7, **fake.voice("v", 3))})
         tg.push(fake.command(-100, 7, "/help"))
@@ -126,7 +149,7 @@ def test_a_silent_group_analysis_shows_no_chat_action():
     assert run(body) == (["help for telegram:7"], [])
 
 
-def test_the_webhook_queues_a_redelivered_update_once():
+def test_the_webhook_queues_a_redelivered_update_once(run):
     port = free_port()
 
     async def body(tg, until, service):
@@ -140,7 +163,7 @@ def test_the_webhook_queues_a_redelivered_update_once():
                                                                                ["help"])
 
 
-def test_webhook_mode_needs_a_secret_and_every_mode_a_token():
+def test_webhook_mode_needs_a_secret_and_every_mode_a_token(run):
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         run(None, {"mode": "webhook", "webhook_port": free_port()})
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):

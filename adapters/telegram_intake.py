@@ -1,46 +1,50 @@
-"""The Telegram side of the job journal: nothing accepted is lost, nothing is answered twice.
+"""Telegram updates that ask for an analysis -> journaled jobs, before Telegram hears of them.
 
-An update is journaled when it enters the Application's queue (``JournalQueue.put``), which is
-before the Updater confirms it to Telegram (the next ``getUpdates`` carries the new offset) and
-before the webhook answers 200. So an update Telegram will not send again is always in the
-journal; one it sends again (same chat and message) finds its job there and is ignored. The
-journal holds the file's ``file_id`` and where to answer, never audio: a resumed job fetches the
-file again with ``getFile``.
+``IntakeQueue`` is the Application's update queue. Its ``put`` runs before the Updater confirms an
+update (the next ``getUpdates`` carries the new offset) and before PTB's webhook answers 200. An
+update that asks for an analysis (``ask_of``) is handed to the core there as a ``Job`` and stored
+in its journal, so an update Telegram will not send again is never lost, and one it sends again
+(same chat and message) is ignored by the core; every other update goes on to the handlers, once
+per ``update_id`` (PTB does not de-duplicate). A journaled job holds the file's ``file_id`` and
+where to answer, never audio: a resumed job fetches the file again with ``getFile``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from adapters import telegram_render as render
 from bot.requests import AudioRequest, Sender
 
-
-# Journal writes get threads of their own: in asyncio's default pool they would queue behind
-# audio decodes (up to ``decode_timeout_s`` each), and a reply already delivered would stay
-# unfinished (and be sent again after a crash) while they wait.
-_POOL = ThreadPoolExecutor(2, thread_name_prefix="telegram-journal")
+SEEN = 1000  # update_ids remembered for de-duplication
 
 
-async def call(fn, *args):
-    """``fn(*args)`` (a journal call of the Service) on the journal's own threads."""
-    return await asyncio.get_running_loop().run_in_executor(_POOL, fn, *args)
-
-
-class JournalQueue(asyncio.Queue):
-    """The Application's update queue; ``intake(update)`` runs before an update is queued."""
+class IntakeQueue(asyncio.Queue):
+    """The Application's update queue. ``intake(update)`` runs first and returns True when it
+    took the update (an analysis, now journaled); the rest are queued for the handlers."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.intake: Callable[[object], Awaitable[None]] | None = None
+        self.intake: Callable[[object], Awaitable[bool]] | None = None
+        self._seen: OrderedDict[int, None] = OrderedDict()
 
     async def put(self, item) -> None:
-        if self.intake is not None:
-            await self.intake(item)
-        await super().put(item)
+        update_id = getattr(item, "update_id", None)
+        if update_id is not None:
+            if update_id in self._seen:
+                return  # Telegram sent it again (a slow answer): handled once
+            self._seen[update_id] = None
+            if len(self._seen) > SEEN:
+                self._seen.popitem(last=False)
+        try:
+            if self.intake is None or not await self.intake(item):
+                await super().put(item)
+        except BaseException:  # not taken: Telegram will send it again, and then it counts
+            self._seen.pop(update_id, None)
+            raise
 
 
 @dataclass(frozen=True)
@@ -100,16 +104,3 @@ def request_from(job: dict, fetch) -> AudioRequest:
         explicit=bool(p.get("explicit")), group=bool(p.get("group")),
         granularity=p.get("granularity"), max_upload_bytes=render.UPLOAD_LIMIT,
         max_download_bytes=p.get("max_download"))
-
-
-async def resumable(service) -> list[dict]:
-    """Telegram jobs accepted before a restart and never answered, now this process's: those
-    left running by a dead process, and pending ones it could claim."""
-    if not hasattr(service, "pending"):
-        return []
-    jobs = []
-    for job in await call(service.pending, "telegram"):
-        if "file_id" in job["payload"] and (job["status"] == "running" or await call(
-                service.claim, job["id"])):
-            jobs.append(job)
-    return jobs
