@@ -19,6 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.engine import EngineConfig
+from engine.loader import ModelSpec
+
+_MODEL, _ENGINE = ModelSpec(), EngineConfig()  # the defaults of the [engine] section
 ENV_PREFIX = "EMOTION_BOT__"
 CONFIG_ENV = "EMOTION_BOT_CONFIG"
 SECRET_NAMES = (
@@ -44,21 +48,24 @@ def _range(lo: float | None = None, hi: float | None = None):
 
 @dataclass(frozen=True)
 class EngineSettings:
-    model: str = "iic/emotion2vec_plus_large"
-    hub: str = field(default="modelscope", metadata=_check("modelscope", "huggingface"))
-    cache_dir: str = ""
-    device: str = "auto"
-    precision: str = field(default="auto", metadata=_check("auto", "fp32", "bf16"))
-    threads: int = field(default=0, metadata=_range(0, 1024))
-    max_batch_size: int | str = "auto"
-    max_wait_ms: float = field(default=5.0, metadata=_range(0, 10_000))
-    max_batch_audio_s: float = field(default=240.0, metadata=_range(1, None))
-    max_queue_clips: int = field(default=64, metadata=_range(1, None))
-    max_queue_audio_s: float = field(default=3600.0, metadata=_range(1, None))
-    window_s: float = field(default=30.0, metadata=_range(1, 600))
-    timeline_window_s: float = field(default=1.0, metadata=_range(0.1, 30))
-    timeline_hop_s: float = field(default=0.25, metadata=_range(0.02, 30))
-    hub_timeout_s: float = field(default=5.0, metadata=_range(0.1, 300))
+    """The engine's own dataclasses (``ModelSpec``, ``EngineConfig``) hold the defaults; this
+    section adds the validation and is split into them by field name (``bot.app``)."""
+
+    model: str = _MODEL.model
+    hub: str = field(default=_MODEL.hub, metadata=_check("modelscope", "huggingface"))
+    cache_dir: str = _MODEL.cache_dir
+    device: str = _MODEL.device
+    precision: str = field(default=_MODEL.precision, metadata=_check("auto", "fp32", "bf16"))
+    threads: int = field(default=_MODEL.threads, metadata=_range(0, 1024))
+    max_batch_size: int | str = _ENGINE.max_batch_size
+    max_wait_ms: float = field(default=_ENGINE.max_wait_ms, metadata=_range(0, 10_000))
+    max_batch_audio_s: float = field(default=_ENGINE.max_batch_audio_s, metadata=_range(1, None))
+    max_queue_clips: int = field(default=_ENGINE.max_queue_clips, metadata=_range(1, None))
+    max_queue_audio_s: float = field(default=_ENGINE.max_queue_audio_s, metadata=_range(1, None))
+    window_s: float = field(default=_ENGINE.window_s, metadata=_range(1, 600))
+    timeline_window_s: float = field(default=_ENGINE.timeline_window_s, metadata=_range(0.1, 30))
+    timeline_hop_s: float = field(default=_ENGINE.timeline_hop_s, metadata=_range(0.02, 30))
+    hub_timeout_s: float = field(default=_MODEL.hub_timeout_s, metadata=_range(0.1, 300))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ GRANULARITIES = ("utterance", "frame")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Mirrors ``bot.settings.EngineSettings`` field for field (the app builds it by name)."""
+    """The engine's tunables and their defaults; ``bot.settings.EngineSettings`` takes its
+    defaults from here and adds validation (the app builds this from it by field name)."""
 
     max_batch_size: int | str = "auto"  # "auto": 1 on CPU (batching measured slower), 16 on CUDA
     max_wait_ms: float = 5.0  # how long a batch waits for more clips after its first
