@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (RateLimitErrorRetryHandler,
+                                                   ServerErrorRetryHandler)
 
 from adapters.slack_render import BUTTON_PREFIX
 from adapters.slack_translate import (  # noqa: F401  (the adapter's translations, re-exported)
@@ -73,6 +75,11 @@ def build_app(settings) -> App:
     secrets = settings.secrets
     client = WebClient(token=secrets.slack_bot_token, base_url=settings.slack.api_base_url,
                        timeout=30)
+    # slack_sdk's own retries: a dropped connection, a 5xx, and one wait of Slack's Retry-After
+    # (about 1 message/s per channel); a rate limit that outlasts it goes to the core, which
+    # waits Retry-After again, keeping the answer in the journal.
+    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=1),
+                                  ServerErrorRetryHandler(max_retry_count=2)])
     return App(client=client, signing_secret=secrets.slack_signing_secret,
                request_verification_enabled=settings.slack.mode == "http")
 

@@ -9,6 +9,7 @@ events and requests by ``ref`` and resumes unfinished ones after a restart throu
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -25,7 +26,7 @@ from adapters.slack_render import Call, Target, plan
 from adapters.slack_translate import (MAX_UPLOAD, PUBLIC_COMMANDS, Origin, audio_request,
                                       from_command, from_event, from_interaction, is_audio,
                                       parse_command, thread_of)
-from bot.core import DELIVERED, Core, Job
+from bot.core import Core, Delivered, Job, Outcome, RetryLater, Undeliverable
 from bot.reply import Reply
 from bot.requests import CommandRequest, FetchError
 
@@ -191,12 +192,7 @@ class Bridge:
             req = replace(req, ref=f"{req.ref}:{trigger}")
         payload = {"origin": asdict(origin), "file": file_id, "explicit": explicit,
                    "kind": kind, "trigger": trigger}
-
-        async def deliver(reply: Reply):
-            await self.deliver(reply, origin)
-            return DELIVERED
-
-        return Job(req, payload, deliver)
+        return Job(req, payload, functools.partial(self.deliver_job, origin))
 
     async def revive(self, row: dict) -> Job | None:
         """A journaled analysis again (after a restart)."""
@@ -211,7 +207,8 @@ class Bridge:
             return None
         return job
 
-    async def problem(self, err: SlackApiError, origin: Origin) -> Reply:
+    async def problem(self, err: SlackApiError, origin: Origin, posting: bool = False) -> Reply:
+        """What to tell the person about a refused Web API call (``posting``: of our reply)."""
         error, sender = err.response.get("error", ""), origin.sender
         logger.warning("slack api error: %s", error)
         if error in ("file_not_found", "file_deleted", "invalid_arg_name"):
@@ -221,37 +218,63 @@ class Bridge:
         if error == "missing_scope":
             return await self.core.notice("missing_scope", sender,
                                           needed=err.response.get("needed", "?"))
-        return await self.core.notice("fetch_failed", sender)
+        return await self.core.notice("post_failed" if posting else "fetch_failed", sender)
 
     async def deliver(self, reply: Reply, origin: Origin, public: bool = True) -> None:
+        """A command's reply (not journaled): sent once, a refusal explained if it can be."""
+        await self.deliver_job(origin, reply, 0, public)
+
+    async def deliver_job(self, origin: Origin, reply: Reply, sent: int,
+                          public: bool = True) -> Outcome:
+        """One attempt to show ``reply`` from its ``sent``-th call on. Slack's rate limit
+        (``ratelimited``, after slack_sdk's own retry) is reported with its ``Retry-After``
+        for the core to wait out; another refusal is explained to the person if possible."""
         calls = plan(reply, Target(origin.channel, origin.user, origin.thread_ts), public)
+        progress = [sent]
         try:
-            await asyncio.to_thread(self.execute, calls, origin.response_url)
+            await asyncio.to_thread(self.execute, calls, origin.response_url, progress)
+            return Delivered(progress[0])
         except SlackApiError as err:
-            if reply.ok or err.response.get("error") == "missing_scope":
-                explained = await self.problem(err, origin)
+            error = err.response.get("error", "")
+            if error == "ratelimited" or err.response.status_code == 429:
+                after = err.response.headers.get("Retry-After") or err.response.headers.get(
+                    "retry-after")
+                return RetryLater("ratelimited", float(after) if after else None, progress[0])
+            logger.warning("slack refused a reply: %s", error)
+            if reply.ok or error == "missing_scope":
+                explained = await self.problem(err, origin, posting=True)
                 fallback = plan(explained, Target(origin.channel, origin.user))
                 try:
                     await asyncio.to_thread(self.execute, fallback, origin.response_url)
                 except SlackApiError as again:
                     logger.warning("could not explain: %s", again.response.get("error"))
+            return Undeliverable(error or "slack_api_error", progress[0])
+        except OSError as err:  # the connection failed after slack_sdk's retries
+            return RetryLater(type(err).__name__, sent=progress[0])
 
-    def execute(self, calls: list[Call], response_url: str | None) -> None:
-        for call in calls:
-            kw = call.kwargs
-            if call.kind == "post" and response_url and not kw.get("thread_ts"):
-                _respond(response_url, kw, "in_channel")  # works where the app isn't a member
-            elif call.kind == "post":
-                self.client.chat_postMessage(**kw)
-            elif call.kind == "ephemeral" and response_url:
-                _respond(response_url, kw, "ephemeral")
-            elif call.kind == "ephemeral":
-                self.client.chat_postEphemeral(**kw)
-            elif call.kind == "upload":
-                self.client.files_upload_v2(**kw)
-            elif call.kind == "dm_upload":
-                dm = self.client.conversations_open(users=kw["user"])["channel"]["id"]
-                self.client.files_upload_v2(channel=dm, file_uploads=kw["file_uploads"])
+    def execute(self, calls: list[Call], response_url: str | None,
+                progress: list[int] | None = None) -> None:
+        """Make ``calls`` in order from ``progress[0]`` on, counting each one made."""
+        progress = progress if progress is not None else [0]
+        for call in calls[progress[0]:]:
+            self._call(call, response_url)
+            progress[0] += 1
+
+    def _call(self, call: Call, response_url: str | None) -> None:
+        kw = call.kwargs
+        if call.kind == "post" and response_url and not kw.get("thread_ts"):
+            _respond(response_url, kw, "in_channel")  # works where the app isn't a member
+        elif call.kind == "post":
+            self.client.chat_postMessage(**kw)
+        elif call.kind == "ephemeral" and response_url:
+            _respond(response_url, kw, "ephemeral")
+        elif call.kind == "ephemeral":
+            self.client.chat_postEphemeral(**kw)
+        elif call.kind == "upload":
+            self.client.files_upload_v2(**kw)
+        elif call.kind == "dm_upload":
+            dm = self.client.conversations_open(users=kw["user"])["channel"]["id"]
+            self.client.files_upload_v2(channel=dm, file_uploads=kw["file_uploads"])
 
 
 def _respond(response_url: str, kw: dict, response_type: str) -> None:

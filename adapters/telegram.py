@@ -20,13 +20,13 @@ from urllib.parse import urlparse
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
-                          ContextTypes, MessageHandler, filters)
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
+                          CommandHandler, ContextTypes, MessageHandler, filters)
 
 from adapters import telegram_calls as calls
 from adapters import telegram_intake as intake
 from adapters import telegram_render as render
-from bot.core import DELIVERED, Core, Job, RetryLater, Undeliverable
+from bot.core import Core, Delivered, Job, NotAccepted, RetryLater, Undeliverable
 from bot.reply import Reply
 from bot.requests import CommandRequest
 from bot.settings import Settings
@@ -44,12 +44,18 @@ def build(settings: Settings, core: Core) -> Application:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
                          "export its token")
     for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING),
-                        ("telegram", logging.INFO)):  # their lower levels print URLs with the token
+                        ("telegram", logging.INFO),  # lower levels print URLs with the token
+                        ("telegram.ext.AIORateLimiter", logging.CRITICAL)):  # a traceback per
+        # 429 it passes on (max_retries=0); the core logs one line and waits
         logging.getLogger(name).setLevel(level)
     tg = settings.telegram
     queue = intake.IntakeQueue()
+    # AIORateLimiter keeps under Telegram's limits (30 messages/s overall, 20/min per group)
+    # before a 429 happens; max_retries=0: a 429 still reaching us goes to the core, which waits
+    # as long as Telegram said instead of stacking retries.
     app = (ApplicationBuilder().token(token).base_url(tg.base_url)
            .base_file_url(tg.base_file_url).update_queue(queue)
+           .rate_limiter(AIORateLimiter(max_retries=0))
            .concurrent_updates(tg.concurrent_updates).build())
     handlers = Handlers(core, settings)
     register(app, handlers)
@@ -103,23 +109,26 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
 def job_of(bot, core: Core, req, payload: dict) -> Job:
     """The job for one analysis: deliver into the chat (privately for a private reply asked
     for in a group), "typing…" meanwhile for an explicit request."""
-    box: list[calls.Outbox] = []
-
-    async def deliver(reply: Reply):
+    async def deliver(reply: Reply, sent: int):
+        if reply.private and payload["chat_type"] in render.GROUP_TYPES:
+            try:
+                await send_private(bot, core, reply, payload["chat_id"], payload["reply_to"],
+                                   req.sender)
+                return Delivered(1)
+            except RetryAfter as err:
+                return RetryLater("flood control", calls.seconds(err))
+            except TelegramError as err:
+                return Undeliverable(type(err).__name__)
+        box = calls.Outbox(reply, payload["chat_id"], payload["reply_to"], sent, patient=False)
         try:
-            if reply.private and payload["chat_type"] in render.GROUP_TYPES:
-                await send_private(bot, core, reply, payload["chat_id"], payload["reply_to"], req.sender)
-                return DELIVERED
-            if not box:
-                box.append(calls.Outbox(reply, payload["chat_id"], payload["reply_to"]))
-            await box[0].flush(bot)  # goes on after the parts already sent
-            return DELIVERED
-        except RetryAfter as err:
-            return RetryLater("flood control", calls.seconds(err))
+            await box.flush(bot)  # from the first part not yet sent
+            return Delivered(box.sent)
+        except RetryAfter as err:  # flood control: the core waits as long as Telegram said
+            return RetryLater("flood control", calls.seconds(err), box.sent)
         except NetworkError as err:  # TimedOut included: the rest still goes
-            return RetryLater(type(err).__name__)
+            return RetryLater(type(err).__name__, sent=box.sent)
         except TelegramError as err:  # refused for good (blocked, chat gone)
-            return Undeliverable(type(err).__name__)
+            return Undeliverable(type(err).__name__, box.sent)
 
     def working():
         return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)
@@ -149,6 +158,12 @@ async def send_private(bot, core: Core, reply: Reply, chat_id: int, reply_to: in
     await calls.send(bot, await core.notice(note, sender), chat_id, reply_to)
 
 
+class JournalUnavailable(NetworkError):
+    """Raised from the update queue while the journal cannot be written. PTB's polling loop
+    retries a ``TelegramError`` with backoff and fetches the same updates again (the offset
+    was not moved on); any other exception would stop polling for good."""
+
+
 class Handlers:
     def __init__(self, core: Core, settings: Settings) -> None:
         self.core = core
@@ -165,7 +180,10 @@ class Handlers:
         req = render.audio_request(ask.target, ask.msg.from_user, ask.msg.chat, ask.file, fetch,
                                    explicit=ask.explicit, max_download_bytes=self.max_download,
                                    asked_in=ask.msg.message_id)
-        await self.core.submit(job_of(bot, self.core, req, intake.payload(ask, req)))
+        try:
+            await self.core.submit(job_of(bot, self.core, req, intake.payload(ask, req)))
+        except NotAccepted as err:  # not confirmed to Telegram: polling retries, a webhook 500s
+            raise JournalUnavailable(f"the update could not be stored ({err})") from None
         return True
 
     async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

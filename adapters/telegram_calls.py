@@ -1,7 +1,8 @@
-"""Bot API calls with Telegram's manners: replies sent as planned by ``telegram_render``, flood
-control (429 ``retry_after``) waited out and retried, downloads checked against the size limit,
-and "typing…" kept on screen while the Service works. Errors never carry a file URL (it holds
-the bot token).
+"""Bot API calls with Telegram's manners: replies sent as planned by ``telegram_render``,
+downloads checked against the size limit, and "typing…" kept on screen while the core works.
+An analysis's reply (``Outbox``) makes each call once and reports a 429 to the core, which waits
+as long as Telegram said; short command replies wait out a brief 429 here (``retry``). Errors
+never carry a file URL (it holds the bot token).
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ async def send(bot, reply: Reply, chat_id: int, reply_to: int | None) -> None:
 
 
 class Outbox:
-    """One reply's calls in order; after a failure, ``flush`` goes on where it stopped, so a
-    retry never repeats a message Telegram already accepted."""
+    """One reply's calls in order, from the ``sent``-th on; after a failure ``sent`` says how
+    far it got, so a later attempt never repeats a message Telegram already accepted.
+    ``patient``: wait out short flood control here (command replies); else each call is made
+    once and a 429 is raised for the caller to wait."""
 
-    def __init__(self, reply: Reply, chat_id: int, reply_to: int | None) -> None:
-        self.calls, self.chat_id, self.sent = render.plan(reply), chat_id, 0
+    def __init__(self, reply: Reply, chat_id: int, reply_to: int | None, sent: int = 0,
+                 patient: bool = True) -> None:
+        self.calls, self.chat_id, self.sent = render.plan(reply), chat_id, sent
+        self.patient = patient
         self.params = (ReplyParameters(reply_to, allow_sending_without_reply=True)
                        if reply_to else None)
 
@@ -50,15 +55,16 @@ class Outbox:
     async def _one(self, bot, call) -> None:
         chat_id, params = self.chat_id, self.params
         if call.method == "send_message":
-            await retry(lambda: bot.send_message(
+            send = lambda: bot.send_message(  # noqa: E731
                 chat_id, call.text, parse_mode=ParseMode.HTML, reply_parameters=params,
-                reply_markup=keyboard(call.buttons), disable_web_page_preview=True))
+                reply_markup=keyboard(call.buttons), disable_web_page_preview=True)
         elif call.method == "send_photo":
-            await retry(lambda: bot.send_photo(chat_id, call.file.data, reply_parameters=params))
+            send = lambda: bot.send_photo(chat_id, call.file.data,  # noqa: E731
+                                          reply_parameters=params)
         else:
-            await retry(lambda: bot.send_document(chat_id, call.file.data,
-                                                   filename=call.file.filename,
-                                                   reply_parameters=params))
+            send = lambda: bot.send_document(chat_id, call.file.data,  # noqa: E731
+                                             filename=call.file.filename, reply_parameters=params)
+        await (retry(send) if self.patient else send())
 
 
 async def retry(call, attempts: int = ATTEMPTS, max_wait_s: float = 60.0):

@@ -18,18 +18,26 @@ from bot.reply import Reply
 from bot.requests import AudioRequest, CommandRequest, Sender
 
 
+# What one delivery attempt came to. ``sent``: how many of the reply's parts (platform calls, in
+# order) have reached the platform so far, counting those sent by earlier attempts; the next
+# attempt starts there, so no part is sent twice (the core keeps it in the journal).
+
+
 @dataclass(frozen=True)
 class Delivered:
     """Every part of the reply reached the platform."""
+
+    sent: int = 0
 
 
 @dataclass(frozen=True)
 class RetryLater:
     """The platform could not take it now (flood control, an outage): try again.
-    ``after_s``: the wait the platform asked for, when it said."""
+    ``after_s``: the wait the platform asked for, when it said (always honoured)."""
 
     reason: str
     after_s: float | None = None
+    sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,10 +45,16 @@ class Undeliverable:
     """The platform refused for good (the bot was blocked, the chat is gone): do not retry."""
 
     reason: str
+    sent: int = 0
 
 
 Outcome = Delivered | RetryLater | Undeliverable
 DELIVERED = Delivered()
+
+
+class NotAccepted(RuntimeError):
+    """``submit`` could not store the job (the database is locked, full or read-only). The
+    platform must not be told the request arrived, so that it sends it again."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,14 @@ class Job:
 
     ``payload``: what the adapter needs to fetch the file and answer again after a restart
     (platform references as JSON; never audio, never a URL that holds a secret).
-    ``deliver(reply)``: one attempt to send the reply; it remembers the parts already sent, so a
-    later attempt goes on where it stopped. ``working()``: shown while the analysis runs (e.g.
-    Telegram's "typing…"); None for nothing."""
+    ``deliver(reply, sent)``: one attempt to send the reply, starting after its first ``sent``
+    parts (already delivered); it makes each platform call once and reports what happened,
+    never waiting out flood control itself (the core does). ``working()``: shown while the
+    analysis runs (e.g. Telegram's "typing…"); None for nothing."""
 
     request: AudioRequest
     payload: dict
-    deliver: Callable[[Reply], Awaitable[Outcome]]
+    deliver: Callable[[Reply, int], Awaitable[Outcome]]
     working: Callable[[], contextlib.AbstractAsyncContextManager] | None = None
 
 
@@ -66,14 +81,14 @@ Revive = Callable[[dict], Awaitable[Job | None]]
 # What an adapter may ask the core to say, without choosing the words: each maps to one message
 # of the catalogue, in the person's language.
 NOTICES = ("private_sent", "open_private_chat", "no_audio_in_message", "not_in_channel",
-           "missing_scope", "file_not_found", "fetch_failed")
+           "missing_scope", "file_not_found", "fetch_failed", "post_failed")
 
 
 class Core(Protocol):
     async def submit(self, job: Job) -> bool:
         """Journal ``job`` (return only once it is stored: then the platform may be told it was
         received) and run it in the background. False: this request was journaled before (a
-        redelivery), nothing more happens."""
+        redelivery), nothing more happens. Raises ``NotAccepted`` when it cannot be stored."""
 
     async def resume(self, platform: str, revive: Revive) -> int:
         """Run the jobs of ``platform`` left unfinished by an earlier process; how many."""

@@ -48,3 +48,13 @@ def _job_payload(db: Database) -> None:
 @migrations(name="0003_float16_embeddings")
 def _float16(db: Database) -> None:
     db["user_settings"].add_column("float16_embeddings", int)
+
+
+@migrations(name="0004_job_delivery")
+def _job_delivery(db: Database) -> None:
+    # The delivery state that must survive a restart: how often the analysis was started (a
+    # poison job is failed after [delivery] max_runs), failed delivery attempts, when the next
+    # may be made (the wait a platform asked for), and how many reply parts were already sent.
+    for column in ("runs", "attempts", "sent_parts"):
+        db["jobs"].add_column(column, int, not_null_default=0)
+    db["jobs"].add_column("next_attempt_at", str)

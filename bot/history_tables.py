@@ -67,6 +67,28 @@ class SideTables:
             db.execute("UPDATE jobs SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
                        ["done" if ok else "failed", detail, stamp(), job_id])
 
+    def start_run(self, job_id: int) -> int:
+        """Count one more start of this job's analysis; how many starts have not finished
+        (more than one: an earlier process died during the analysis)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET runs = runs + 1, updated_at = ? WHERE id = ?",
+                       [stamp(), job_id])
+            return db.execute("SELECT runs FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+
+    def end_run(self, job_id: int) -> None:
+        """The analysis finished (whatever the delivery does next)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET runs = 0 WHERE id = ?", [job_id])
+
+    def delivery_failed(self, job_id: int, sent_parts: int, next_at: datetime | None) -> int:
+        """One more failed delivery attempt: parts already sent and when to try next are kept
+        for a restart. Returns the attempts so far."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET attempts = attempts + 1, sent_parts = ?, "
+                       "next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                       [sent_parts, stamp(next_at) if next_at else None, stamp(), job_id])
+            return db.execute("SELECT attempts FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+
     def pending_jobs(self, platform: str | None = None) -> list[dict]:
         """Jobs not finished (pending or running), oldest first: what a restart must resume.
         ``payload`` comes back as a dict."""

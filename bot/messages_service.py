@@ -180,6 +180,16 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "You've used today's allowance of {minutes} minutes of audio. It resets at midnight UTC.",
         "zh": "你已用完今天 {minutes} 分钟的音频额度，将在 UTC 午夜重置。",
     },
+    "delivery.gave_up": {
+        "en": "I analysed your recording but couldn't deliver the answer: the chat service kept "
+        "refusing my messages for too long. Please send it again.",
+        "zh": "我已分析了你的录音，但聊天服务长时间拒绝我的消息，结果无法送达。请重新发送。",
+    },
+    "job.poison": {
+        "en": "I couldn't analyse this recording: it failed {runs} times on our side. "
+        "The operator has been told; please try a different recording.",
+        "zh": "无法分析这段录音：它在我们这边失败了 {runs} 次。已通知运营者，请换一段录音再试。",
+    },
     "engine.busy": {
         "en": "I'm busy with many voice notes right now. Please try again in a minute.",
         "zh": "我现在正在处理很多语音，请一分钟后再试。",
@@ -212,6 +222,11 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "The Slack app lacks the permission {needed}. Please ask whoever installed it to add "
         "that scope and reinstall the app.",
         "zh": "这个 Slack 应用缺少权限 {needed}。请让安装应用的人添加该权限并重新安装。",
+    },
+    "slack.post_failed": {
+        "en": "I analysed the file, but Slack refused to let me post the answer here. Please try "
+        "again in a direct message with me.",
+        "zh": "我已分析了该文件，但 Slack 不允许我在这里发布结果。请在与我的私信中再试一次。",
     },
     "slack.no_audio": {
         "en": "That message has no audio file to analyse.",

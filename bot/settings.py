@@ -141,6 +141,17 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How long the bot keeps trying to deliver an answer (``bot.jobs``)."""
+
+    max_age_s: float = field(default=86_400.0, metadata=_range(1, None))
+    max_attempts: int = field(default=50, metadata=_range(1, None))
+    first_wait_s: float = field(default=1.0, metadata=_range(0, 3600))
+    max_wait_s: float = field(default=600.0, metadata=_range(0, 86_400))
+    max_runs: int = field(default=3, metadata=_range(1, 100))
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = field(default="INFO", metadata=_check("DEBUG", "INFO", "WARNING", "ERROR"))
     format: str = field(default="text", metadata=_check("text", "json"))
@@ -172,6 +183,7 @@ class Settings:
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     server: ServerSettings = ServerSettings()
+    delivery: DeliverySettings = DeliverySettings()
     logging: LoggingSettings = LoggingSettings()
     secrets: Secrets = field(default=Secrets(), repr=False)
     source: str = "defaults"  # which file the settings came from, for messages

@@ -5,8 +5,10 @@ the file bytes, the send*/edit* methods, setMyCommands, answerCallbackQuery and 
 (answered ``true``), and records every call with its time. Like Telegram, ``getUpdates`` with an
 ``offset`` confirms (forgets) every earlier update. Faults on demand: bursts of 429 with
 ``retry_after`` or of 5xx on the next calls of a method, 403 for chats that never started the
-bot, 400 "file is too big" like the cloud API for files over 20 MB. Builders at the bottom make
-update dicts.
+bot, 400 "file is too big" like the cloud API for files over 20 MB. Time-based flood control
+like Telegram's (``flood_control``, ``ban``): a send too soon after the last one in a chat, or
+over a group's per-minute allowance, gets 429 with the ``retry_after`` still left, and a send
+during a ban prolongs it, as Telegram punishes. Builders at the bottom make update dicts.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class FakeTelegram:
         self.forbidden: set[int] = set()  # chat ids that answer 403
         self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
         self._updates: list[dict] = []
+        self._flood: tuple[float, int, float] | None = None  # see flood_control
+        self._bans: dict[int, tuple[float, float]] = {}  # chat -> (until, length)
+        self._sent_at: dict[int, list[float]] = {}  # chat -> times of accepted sends
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._cond = threading.Condition()
@@ -87,6 +92,46 @@ class FakeTelegram:
         with self._cond:
             self.faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
+    # --- flood control -----------------------------------------------------------------------
+
+    def flood_control(self, per_chat_s: float = 1.0, group_per_minute: int = 20,
+                      minute_s: float = 60.0) -> None:
+        """Telegram's limits, scaled as a test likes: at most one message per ``per_chat_s``
+        in a private chat, ``group_per_minute`` per ``minute_s`` in a group."""
+        with self._cond:
+            self._flood = (per_chat_s, group_per_minute, minute_s)
+
+    def ban(self, chat_id: int, seconds: float) -> None:
+        """Every send to ``chat_id`` in the next ``seconds`` is refused with 429; a send during
+        the ban starts it again (what Telegram does to bots that ignore ``retry_after``)."""
+        with self._cond:
+            self._bans[chat_id] = (time.monotonic() + seconds, seconds)
+
+    def refused(self, chat_id: int | None = None) -> list[Recorded]:
+        """The sends answered 429."""
+        return [c for c in self.recorded() if c.status == 429 and c.method.startswith("send")
+                and (chat_id is None or _int(c.params.get("chat_id")) == chat_id)]
+
+    def _flood_answer(self, chat_id: int | None) -> int | None:
+        """``retry_after`` (whole seconds, at least 1) when this send is over a limit, else
+        None (and the send is counted). Called with the lock held."""
+        now = time.monotonic()
+        ban = self._bans.get(chat_id)
+        if ban is not None and now < ban[0]:
+            self._bans[chat_id] = (now + ban[1], ban[1])  # sending during a ban prolongs it
+            return max(1, round(ban[0] - now))
+        if self._flood is None or chat_id is None:
+            return None
+        per_chat_s, group_per_minute, minute_s = self._flood
+        sent = self._sent_at.setdefault(chat_id, [])
+        if chat_id > 0 and sent and now - sent[-1] < per_chat_s:
+            return max(1, round(per_chat_s - (now - sent[-1])))
+        recent = [t for t in sent if now - t < minute_s]
+        if chat_id < 0 and len(recent) >= group_per_minute:
+            return max(1, round(minute_s - (now - recent[0])))
+        sent.append(now)
+        return None
+
     def recorded(self, method: str | None = None) -> list[Recorded]:
         with self._cond:
             return [c for c in self.calls if method is None or c.method == method]
@@ -121,6 +166,13 @@ class FakeTelegram:
                             "description": f"Too Many Requests: retry after {retry_after}",
                             "parameters": {"retry_after": retry_after}}
         chat_id = _int(params.get("chat_id"))
+        if method.startswith("send") and method != "sendChatAction":
+            with self._cond:
+                retry_after = self._flood_answer(chat_id)
+            if retry_after is not None:
+                return 429, {"ok": False, "error_code": 429,
+                             "description": f"Too Many Requests: retry after {retry_after}",
+                             "parameters": {"retry_after": retry_after}}
         if chat_id in self.forbidden and method.startswith("send"):
             return 403, {"ok": False, "error_code": 403,
                          "description": "Forbidden: bot can't initiate conversation with a user"}

@@ -75,7 +75,7 @@ def _run(tmp_path, body, telegram, secret, token):
             secrets=Secrets(telegram_bot_token=token, telegram_webhook_secret=secret))
         history = History.from_settings(settings)
         service = StandIn(history)
-        core = Jobs(service)
+        core = Jobs(service, settings.delivery)
 
         async def until(predicate, timeout=10.0):
             return await asyncio.to_thread(tg.wait_for, predicate, timeout)

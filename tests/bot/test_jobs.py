@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import datetime, timezone
 
 import pytest
 
-from bot.core import DELIVERED, NOTICES, Job, RetryLater, Undeliverable
+from bot.core import DELIVERED, NOTICES, Delivered, Job, RetryLater, Undeliverable
 from bot.history import History
 from bot.jobs import NOTICE_KEYS, Jobs
 from bot.messages import CATALOGUE
 from bot.reply import Reply
 from bot.requests import AudioRequest, Sender
-from bot.settings import from_mapping
+from bot.settings import DeliverySettings, from_mapping
 
 ANA = Sender("telegram:1", "telegram", "en")
+QUICK = DeliverySettings(first_wait_s=0.0)
 
 
 class StandIn:
@@ -40,7 +43,7 @@ def job(ref: str, outcomes: list, sent: list) -> Job:
     async def fetch(max_bytes):
         return b""
 
-    async def deliver(reply):
+    async def deliver(reply, already):
         sent.append(reply.headline)
         return outcomes.pop(0) if outcomes else DELIVERED
 
@@ -53,7 +56,7 @@ def statuses(history) -> list[tuple[str, str]]:
 
 def test_a_job_is_journaled_run_delivered_and_finished_and_a_redelivery_ignored(world):
     service, sent = StandIn(world), []
-    core = Jobs(service, patience_s=(0.0,))
+    core = Jobs(service, QUICK)
 
     async def main():
         first = await core.submit(job("t:1", [], sent))
@@ -66,40 +69,87 @@ def test_a_job_is_journaled_run_delivered_and_finished_and_a_redelivery_ignored(
     assert [("t:1", "done")] == statuses(world)
 
 
-def test_a_delivery_the_platform_keeps_refusing_for_now_stays_for_the_next_start(world):
-    service, sent = StandIn(world), []
-    core = Jobs(service, patience_s=(0.0, 0.0))
-    later = [RetryLater("flood control", 0.0)] * 3
+def test_a_wait_the_platform_asks_for_survives_a_restart_and_no_part_is_sent_twice(world):
+    service, calls = StandIn(world), []
 
-    async def first_process():
-        await core.submit(job("t:2", later, sent))
-        await core.drain(10)
+    def deliver_job(ref, outcomes):
+        async def fetch(max_bytes):
+            return b""
+
+        async def deliver(reply, already):
+            calls.append((already, time.time()))
+            return outcomes.pop(0)
+
+        return Job(AudioRequest(ANA, "telegram:1", ref, fetch), {"file_id": ref}, deliver)
+
+    async def first_process():  # part 1 of 3 went out, then Telegram said "retry after 2 s"
+        core = Jobs(service, QUICK)
+        await core.submit(deliver_job("t:2", [RetryLater("flood control", 2.0, sent=1)]))
+        while not core._waiting:  # bounded by the test timeout; the job is now waiting
+            await asyncio.sleep(0.01)
+        await core.drain(10)  # a shutdown does not wait out the platform's wait
 
     asyncio.run(first_process())
-    assert [("t:2", "running")] == statuses(world)
-    assert 3 == len(sent)
+    row = world.pending_jobs("telegram")[0]
+    assert ("running", 1, 1) == (row["status"], row["sent_parts"], row["attempts"])
+    next_at = datetime.strptime(row["next_attempt_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc).timestamp()
 
-    revived = []
-
-    async def revive(row):
-        revived.append((row["ref"], row["payload"]))
-        return job(row["ref"], [], sent)
-
-    async def second():
-        core2 = Jobs(service, patience_s=(0.0,))
-        count = await core2.resume("telegram", revive)
-        await core2.drain(10)
+    async def second_process():
+        core = Jobs(service, QUICK)
+        count = await core.resume("telegram", lambda r: _job(deliver_job(r["ref"], [
+            Delivered(3)])))
+        await core.drain(10)
         return count
 
-    assert 1 == asyncio.run(second())
-    assert [("t:2", {"file_id": "t:2"})] == revived
+    assert 1 == asyncio.run(second_process())
+    assert [0, 1] == [already for already, _ in calls]  # the restart went on after part 1
+    assert calls[1][1] >= next_at  # and not before the wait Telegram asked for was over
     assert [("t:2", "done")] == statuses(world)
-    assert ["result for t:2"] * 4 == sent
+
+
+async def _job(job):
+    return job
+
+
+def test_an_answer_that_cannot_be_delivered_in_max_attempts_is_failed_and_the_person_told(
+        world):
+    service, sent = StandIn(world), []
+    core = Jobs(service, DeliverySettings(first_wait_s=0.0, max_attempts=3))
+
+    async def main():
+        await core.submit(job("t:5", [RetryLater("flood control", 0.0)] * 3, sent))
+        await core.drain(10)
+
+    asyncio.run(main())
+    assert [("t:5", "failed")] == statuses(world)
+    assert ["result for t:5"] * 3 + [
+        "I analysed your recording but couldn't deliver the answer: the chat service kept "
+        "refusing my messages for too long. Please send it again."] == sent
+
+
+def test_a_job_whose_analysis_never_finished_max_runs_times_is_failed_not_run_again(world):
+    service, sent = StandIn(world), []
+    job_id = world.add_job("telegram", "t:6", ANA.key, "telegram:1", {})
+    for _ in range(3):  # three processes died during its analysis
+        world.start_run(job_id)
+
+    async def run_and_drain():
+        core = Jobs(service, QUICK)
+        count = await core.resume("telegram", lambda r: _job(job("t:6", [], sent)))
+        await core.drain(10)
+        return count
+
+    assert 1 == asyncio.run(run_and_drain())
+    assert [] == service.analysed
+    assert [("t:6", "failed")] == statuses(world)
+    assert ["I couldn't analyse this recording: it failed 3 times on our side. The operator has "
+            "been told; please try a different recording."] == sent
 
 
 def test_a_refusal_for_good_closes_the_job_and_an_unrevivable_one_is_failed(world):
     service, sent = StandIn(world), []
-    core = Jobs(service, patience_s=(0.0,))
+    core = Jobs(service, QUICK)
 
     async def main():
         await core.submit(job("t:3", [Undeliverable("Forbidden")], sent))
@@ -112,7 +162,7 @@ def test_a_refusal_for_good_closes_the_job_and_an_unrevivable_one_is_failed(worl
         return await core.resume("telegram", revive)
 
     assert 0 == asyncio.run(main())
-    assert [("t:3", "done"), ("t:4", "failed")] == statuses(world)
+    assert [("t:3", "failed"), ("t:4", "failed")] == statuses(world)
     assert ["result for t:3"] == sent
 
 
@@ -128,6 +178,6 @@ def test_a_failing_command_is_an_apology_not_a_traceback(world):
 
     from bot.requests import CommandRequest
 
-    reply = asyncio.run(Jobs(Broken(world)).command(CommandRequest(ANA, "telegram:1", "stats")))
+    reply = asyncio.run(Jobs(Broken(world), QUICK).command(CommandRequest(ANA, "telegram:1", "stats")))
     assert (False, "Something went wrong on our side while analysing this. Please try again "
             "later.") == (reply.ok, reply.headline)
