@@ -33,6 +33,7 @@ from bot.history_schema import migrations
 from bot.history_tables import SideTables, stamp, user_key
 
 JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
+ORPHAN_REPLIES = "DELETE FROM job_replies WHERE job_id NOT IN (SELECT id FROM jobs)"
 GRANULARITIES = ("utterance", "frame")
 EXPORT_FIELDS = ("id", "at", "platform", "chat", "duration_s", "granularity", "emotion",
                  "confidence", "model", "notes")
@@ -217,6 +218,7 @@ class History(SideTables):
             count = db.execute("DELETE FROM records WHERE user = ?", [user]).rowcount
             for table in ("user_settings", "consents", "jobs", "channel_settings"):
                 db.execute(f"DELETE FROM {table} WHERE user = ?", [user])
+            db.execute(ORPHAN_REPLIES)
             db.execute("UPDATE channel_settings SET set_by = NULL WHERE set_by = ?", [user])
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return count
@@ -239,6 +241,7 @@ class History(SideTables):
                                       [row["user"], cut]).rowcount
             db.execute("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?",
                        [stamp(now - timedelta(days=JOB_KEEP_DAYS))])
+            db.execute(ORPHAN_REPLIES)
         return deleted
 
     # --- per-user settings ---------------------------------------------------------------------

@@ -58,3 +58,5 @@ def _job_delivery(db: Database) -> None:
     for column in ("runs", "attempts", "sent_parts"):
         db["jobs"].add_column(column, int, not_null_default=0)
     db["jobs"].add_column("next_attempt_at", str)
+    # The analysed answer until it is delivered (``bot.reply_codec``), deleted with its job.
+    db["job_replies"].create({"job_id": int, "reply": bytes}, pk="job_id")

@@ -66,6 +66,7 @@ class SideTables:
         with self._write() as db:
             db.execute("UPDATE jobs SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
                        ["done" if ok else "failed", detail, stamp(), job_id])
+            db.execute("DELETE FROM job_replies WHERE job_id = ?", [job_id])
 
     def start_run(self, job_id: int) -> int:
         """Count one more start of this job's analysis; how many starts have not finished
@@ -75,10 +76,17 @@ class SideTables:
                        [stamp(), job_id])
             return db.execute("SELECT runs FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
 
-    def end_run(self, job_id: int) -> None:
-        """The analysis finished (whatever the delivery does next)."""
+    def end_run(self, job_id: int, reply: bytes | None = None) -> None:
+        """The analysis finished; ``reply`` (its answer, as bytes) is kept until delivered."""
         with self._write() as db:
             db.execute("UPDATE jobs SET runs = 0 WHERE id = ?", [job_id])
+            if reply is not None:
+                db["job_replies"].upsert({"job_id": job_id, "reply": reply}, pk="job_id")
+
+    def job_reply(self, job_id: int) -> bytes | None:
+        """The answer an unfinished job analysed before, if any."""
+        rows = list(self.db.query("SELECT reply FROM job_replies WHERE job_id = ?", [job_id]))
+        return rows[0]["reply"] if rows else None
 
     def delivery_failed(self, job_id: int, sent_parts: int, next_at: datetime | None) -> int:
         """One more failed delivery attempt: parts already sent and when to try next are kept

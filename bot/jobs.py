@@ -30,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from bot import reply_codec
 from bot.core import Delivered, Job, NotAccepted, Outcome, RetryLater, Revive, Undeliverable
 from bot.logs import user_ref
 from bot.messages import language, text
@@ -109,6 +110,10 @@ class Jobs:
     async def _run(self, job_id: int, job: Job, row: dict, claim: bool) -> None:
         if claim and not await self._journal(self.history.claim_job, job_id):
             return
+        kept = None if claim else await self._journal(self.history.job_reply, job_id)
+        if kept is not None:  # analysed and recorded by an earlier process: deliver the same
+            await self._deliver(job_id, job, reply_codec.load(kept), row)
+            return
         runs = await self._journal(self.history.start_run, job_id)
         if runs > self.delivery.max_runs:
             logger.error("job %d for %s: its analysis was started %d times without finishing "
@@ -118,10 +123,10 @@ class Jobs:
             await self._tell(job, "job.poison", runs=runs - 1)
             return
         reply = await self._analyse(job)
-        await self._journal(self.history.end_run, job_id)
         if reply is None:  # nothing to say (an automatic analysis nobody wanted)
             await self._journal(self.history.finish_job, job_id, True)
             return
+        await self._journal(self.history.end_run, job_id, reply_codec.dump(reply))
         await self._deliver(job_id, job, reply, row)
 
     async def _analyse(self, job: Job) -> Reply | None:

@@ -94,6 +94,31 @@ class FakeSlack:
                     raise AssertionError(f"{count} x {path} not seen in {timeout} s; saw {seen}")
                 self._cond.wait(left)
 
+    # --- rate limits, as Slack applies them -------------------------------------------------------
+
+    def rate_limit(self, per_s: float = 1.0, method: str = "chat.postMessage") -> None:
+        """About one ``method`` call per ``per_s`` seconds per channel, like Slack's posting
+        limit: a call too soon gets HTTP 429 ``ratelimited`` with ``Retry-After``."""
+        self._limits = getattr(self, "_limits", {})
+        self._limits[method] = per_s
+
+    def limited(self, method: str, params: dict) -> int | None:
+        """Retry-After (whole seconds) when this call is over its limit, else None."""
+        per_s = getattr(self, "_limits", {}).get(method)
+        if per_s is None:
+            return None
+        with self._cond:
+            last = getattr(self, "_last_post", {})
+            self._last_post = last
+            now, channel = time.monotonic(), params.get("channel")
+            if channel in last and now - last[channel] < per_s:
+                return max(1, round(per_s - (now - last[channel])))
+            last[channel] = now
+            return None
+
+    def ratelimited(self, path: str) -> list[Record]:
+        return [r for r in self.calls(path) if r.headers.get("x-fake-status") == "429"]
+
     # --- the Web API ------------------------------------------------------------------------------
 
     def api(self, method: str, params: dict, token: str) -> dict:
@@ -165,6 +190,17 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 params = dict(parse_qsl(raw.decode()))
             token = headers.get("authorization", "").removeprefix("Bearer ") or params.get("token")
+            retry_after = self.fake.limited(path[len("/api/"):], params)
+            if retry_after is not None:
+                self.fake.record(Record(path, params, {**headers, "x-fake-status": "429"}, raw))
+                body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", str(retry_after))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             self.fake.record(Record(path, params, headers, raw))
             result = self.fake.api(path[len("/api/"):], params, token or "")
             self._reply(200, json.dumps(result).encode())

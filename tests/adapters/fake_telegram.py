@@ -17,6 +17,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ class FakeTelegram:
         self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
         self._updates: list[dict] = []
         self._flood: tuple[float, int, float] | None = None  # see flood_control
-        self._bans: dict[int, tuple[float, float]] = {}  # chat -> (until, length)
+        self._bans: dict[int, tuple[float, float, float]] = {}  # chat -> (until, length,
+        # the time the last refusal said the bot may send again)
         self._sent_at: dict[int, list[float]] = {}  # chat -> times of accepted sends
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -105,7 +107,7 @@ class FakeTelegram:
         """Every send to ``chat_id`` in the next ``seconds`` is refused with 429; a send during
         the ban starts it again (what Telegram does to bots that ignore ``retry_after``)."""
         with self._cond:
-            self._bans[chat_id] = (time.monotonic() + seconds, seconds)
+            self._bans[chat_id] = (time.monotonic() + seconds, seconds, 0.0)
 
     def refused(self, chat_id: int | None = None) -> list[Recorded]:
         """The sends answered 429."""
@@ -118,17 +120,21 @@ class FakeTelegram:
         now = time.monotonic()
         ban = self._bans.get(chat_id)
         if ban is not None and now < ban[0]:
-            self._bans[chat_id] = (now + ban[1], ban[1])  # sending during a ban prolongs it
-            return max(1, round(ban[0] - now))
+            until, length, announced = ban
+            if now < announced:  # sent before the time it was told: the ban starts again
+                until = now + length
+            retry_after = max(1, math.ceil(until - now))
+            self._bans[chat_id] = (until, length, now + retry_after)
+            return retry_after
         if self._flood is None or chat_id is None:
             return None
         per_chat_s, group_per_minute, minute_s = self._flood
         sent = self._sent_at.setdefault(chat_id, [])
         if chat_id > 0 and sent and now - sent[-1] < per_chat_s:
-            return max(1, round(per_chat_s - (now - sent[-1])))
+            return max(1, math.ceil(per_chat_s - (now - sent[-1])))
         recent = [t for t in sent if now - t < minute_s]
         if chat_id < 0 and len(recent) >= group_per_minute:
-            return max(1, round(minute_s - (now - recent[0])))
+            return max(1, math.ceil(minute_s - (now - recent[0])))
         sent.append(now)
         return None
 

@@ -50,7 +50,8 @@ def test_record_and_history_newest_first(h):
     assert expected == {k: v for k, v in rows[1].items() if k not in ("confidence", "scores")}
     assert (0.7, 0.0375) == (round(rows[1]["confidence"], 6), rows[1]["scores"]["angry"])
     assert [second] == [r["id"] for r in h.history(ALICE, 1)]
-    assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings"] == h.schema_version()
+    assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings",
+            "0004_job_delivery"] == h.schema_version()
     assert "wal" == h.db.journal_mode
 
 

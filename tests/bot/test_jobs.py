@@ -85,8 +85,11 @@ def test_a_wait_the_platform_asks_for_survives_a_restart_and_no_part_is_sent_twi
     async def first_process():  # part 1 of 3 went out, then Telegram said "retry after 2 s"
         core = Jobs(service, QUICK)
         await core.submit(deliver_job("t:2", [RetryLater("flood control", 2.0, sent=1)]))
-        while not core._waiting:  # bounded by the test timeout; the job is now waiting
+        for _ in range(1000):  # a bounded poll until the job is waiting
+            if core._waiting:
+                break
             await asyncio.sleep(0.01)
+        assert core._waiting
         await core.drain(10)  # a shutdown does not wait out the platform's wait
 
     asyncio.run(first_process())
@@ -104,6 +107,7 @@ def test_a_wait_the_platform_asks_for_survives_a_restart_and_no_part_is_sent_twi
 
     assert 1 == asyncio.run(second_process())
     assert [0, 1] == [already for already, _ in calls]  # the restart went on after part 1
+    assert ["t:2"] == service.analysed  # the kept answer, not a second analysis and record
     assert calls[1][1] >= next_at  # and not before the wait Telegram asked for was over
     assert [("t:2", "done")] == statuses(world)
 
@@ -181,3 +185,15 @@ def test_a_failing_command_is_an_apology_not_a_traceback(world):
     reply = asyncio.run(Jobs(Broken(world), QUICK).command(CommandRequest(ANA, "telegram:1", "stats")))
     assert (False, "Something went wrong on our side while analysing this. Please try again "
             "later.") == (reply.ok, reply.headline)
+
+
+def test_a_kept_reply_comes_back_as_it_was():
+    from bot import reply_codec
+    from bot.reply import Attachment, Button
+
+    reply = Reply(("a note", "另一个"), mono="▇▇ happy", headline="😊 happy (91%)",
+                  attachments=(Attachment("e.npy", b"\x93NUMPY\x00\x01", "application/octet-stream",
+                                          "embedding"),
+                               Attachment("t.png", b"\x89PNG", "image/png", "chart")),
+                  buttons=(Button("Forget", "forget confirm"),), private=True, ok=True)
+    assert reply == reply_codec.load(reply_codec.dump(reply))

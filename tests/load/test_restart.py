@@ -91,6 +91,17 @@ def post_dm(sl: FakeSlack, url: str, user: str, file_id: str, ts: str, retry: in
     assert 200 == httpx.post(url, content=body.encode(), headers=headers, timeout=10).status_code
 
 
+def listening(url: str) -> bool:
+    """The Slack listener answers HTTP (any status): a readiness probe, retried by ``wait``."""
+    import httpx
+
+    try:
+        httpx.post(url, content=b"", timeout=2)
+        return True
+    except httpx.TransportError:
+        return False
+
+
 def metric(port: int, name: str) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
@@ -118,6 +129,7 @@ def test_killed_mid_queue_then_restarted_answers_every_note_once(tmp_path, tiny_
 
             procs.append(start(env, log))
             wait(lambda: tg.recorded("setMyCommands"), 90, procs[0], "first start")
+            wait(lambda: listening(slack_url), 60, procs[0], "the Slack listener")
             sent = []
             for n in range(TG_NOTES):
                 uid = 5001 + n % 20
@@ -128,7 +140,7 @@ def test_killed_mid_queue_then_restarted_answers_every_note_once(tmp_path, tiny_
             for n in range(SLACK_NOTES):
                 user, ts = f"UK{n}", f"1700001000.{n:06d}"
                 sl.add_file(f"FKILL{n}", VOICE, user=user, channel="D" + user, ts=ts)
-                wait(lambda: post_dm(sl, slack_url, user, f"FKILL{n}", ts) or True, 10)
+                post_dm(sl, slack_url, user, f"FKILL{n}", ts)
                 dms.append(("D" + user, ts))
             wait(lambda: len(telegram_answers(tg)) >= 10, 60, procs[0], "first answers")
             gate.touch()  # from now on every decode waits: accepted notes queue up
@@ -144,6 +156,7 @@ def test_killed_mid_queue_then_restarted_answers_every_note_once(tmp_path, tiny_
             procs.append(start(env, log))
             wait(lambda: tg.recorded("setMyCommands") and len(tg.recorded("setMyCommands")) >= 4,
                  90, procs[1], "second start")
+            wait(lambda: listening(slack_url), 60, procs[1], "the Slack listener again")
             post_dm(sl, slack_url, "UK0", "FKILL0", dms[0][1], retry=1)  # a late Slack retry
             notes = [(m["chat"]["id"], m["message_id"]) for m in sent]
             wait(lambda: set(notes) <= set(telegram_answers(tg))

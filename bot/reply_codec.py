@@ -1,0 +1,51 @@
+"""A ``Reply`` as bytes and back, to keep an analysed answer in the job journal until it is
+delivered (so a restart in the middle of a delivery sends the same parts, without analysing and
+recording the file again). Attachments travel as raw bytes after a JSON header; no pickle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from bot.reply import Attachment, Button, Reply
+
+
+def dump(reply: Reply) -> bytes:
+    blobs: list[bytes] = []
+
+    def encode(value):
+        if isinstance(value, Attachment):
+            blobs.append(value.data)
+            return {"attachment": [value.filename, value.mime, value.kind, len(value.data)]}
+        if isinstance(value, Button):
+            return {"button": [value.label, value.action]}
+        if isinstance(value, tuple | list):
+            return [encode(v) for v in value]
+        return value
+
+    header = {f.name: encode(getattr(reply, f.name)) for f in dataclasses.fields(Reply)}
+    head = json.dumps(header, ensure_ascii=False).encode()
+    return len(head).to_bytes(8, "big") + head + b"".join(blobs)
+
+
+def load(data: bytes) -> Reply:
+    size = int.from_bytes(data[:8], "big")
+    header = json.loads(data[8:8 + size])
+    offset = 8 + size
+
+    def decode(value):
+        nonlocal offset
+        if isinstance(value, dict) and "attachment" in value:
+            filename, mime, kind, length = value["attachment"]
+            blob = data[offset:offset + length]
+            offset += length
+            return Attachment(filename, blob, mime, kind)
+        if isinstance(value, dict) and "button" in value:
+            return Button(*value["button"])
+        if isinstance(value, list):
+            return tuple(decode(v) for v in value)
+        return value
+
+    names = {f.name for f in dataclasses.fields(Reply)}
+    return Reply(**{name: decode(value) for name, value in header.items() if name in names})
