@@ -68,6 +68,11 @@ class SideTables:
                        ["done" if ok else "failed", detail, stamp(), job_id])
             db.execute("DELETE FROM job_replies WHERE job_id = ?", [job_id])
 
+    def probe_write(self) -> None:
+        """One small real write (raises what the journal would raise now)."""
+        with self._write() as db:
+            db["meta"].upsert({"key": "probe", "value": stamp()}, pk="key")
+
     def start_run(self, job_id: int) -> int:
         """Count one more start of this job's analysis; how many starts have not finished
         (more than one: an earlier process died during the analysis)."""

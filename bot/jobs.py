@@ -229,6 +229,20 @@ class Jobs:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
 
+    def database_fault(self) -> str | None:
+        """For /readyz (blocking: call it off the event loop): None when the journal can be
+        written, else ``not writable: <why>``. After a failed journal write, a real write is
+        tried (a full disk still lets a transaction begin); it clears the fault once it works."""
+        if self.journal_fault is not None:
+            try:
+                self.history.probe_write()
+                self.journal_fault = None
+            except (sqlite3.Error, OSError) as err:
+                self.journal_fault = _fault(err)
+        elif not self.history.writable():
+            return "not writable: database locked"
+        return None if self.journal_fault is None else f"not writable: {self.journal_fault}"
+
     async def idle(self) -> bool:
         """No job in progress in this process and none unfinished in the journal."""
         return not self._tasks and not await self._journal(self.history.pending_jobs, None)

@@ -78,7 +78,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
             logs.set_salt(core.history.salt())
-            state.checks["database"] = core.history.writable
+            state.checks["database"] = lambda: core.database_fault() is None
             watcher = asyncio.create_task(watch_engine(backend.stats))
             purger = asyncio.create_task(purge_daily(core.history))
             connected: dict[str, bool] = {}
