@@ -32,11 +32,19 @@ from bot.requests import CommandRequest, FetchError
 
 logger = logging.getLogger(__name__)
 
-def downloader(url: str | None, token: str, timeout_s: float = 60.0):
+def downloader(url: str | None, token: str, timeout_s: float = 60.0, total_s: float = 120.0):
     """``fetch(max_bytes)`` for ``url_private_download``: Bearer auth, a byte cap while streaming,
-    and an HTML body (Slack's sign-in page: missing files:read or a bad token) as a clear error."""
+    ``total_s`` for the whole download, and an HTML body (Slack's sign-in page: missing
+    files:read or a bad token) as a clear error."""
 
     async def fetch(max_bytes: int) -> bytes:
+        try:
+            async with asyncio.timeout(total_s):
+                return await _fetch(max_bytes)
+        except TimeoutError:
+            raise FetchError("fetch.failed", f"download: over {total_s:g} s") from None
+
+    async def _fetch(max_bytes: int) -> bytes:
         if not url:
             raise FetchError("fetch.not_found", "the file has no download URL")
         chunks, size = [], 0

@@ -83,7 +83,7 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
         await app.start()
         try:
             # Before new updates: they may be redeliveries of these.
-            await core.resume("telegram", lambda row: _revive(app.bot, core, row))
+            await core.resume("telegram", lambda row: _revive(app.bot, core, row, settings))
             if tg.mode == "webhook":
                 await app.updater.start_webhook(
                     listen=tg.webhook_host, port=tg.webhook_port,
@@ -136,12 +136,13 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
     return Job(req, payload, deliver, working if req.explicit else None)
 
 
-async def _revive(bot, core: Core, row: dict) -> Job | None:
+async def _revive(bot, core: Core, row: dict, settings: Settings) -> Job | None:
     """A journaled analysis again: ``getFile`` by its ``file_id``, answered where it was asked."""
     p = row["payload"]
     if "file_id" not in p:
         return None
-    fetch = calls.fetcher(bot, p["file_id"], p.get("max_download") or 20 * MB)
+    fetch = calls.fetcher(bot, p["file_id"], p.get("max_download") or 20 * MB,
+                          settings.audio.download_timeout_s)
     return job_of(bot, core, intake.request_from(row, fetch), p)
 
 
@@ -168,6 +169,7 @@ class Handlers:
     def __init__(self, core: Core, settings: Settings) -> None:
         self.core = core
         self.max_download = int(settings.telegram.max_download_mb * MB)
+        self.download_timeout_s = settings.audio.download_timeout_s
 
     async def intake(self, update, bot) -> bool:
         """An update that asks for an analysis becomes a journaled job (True: taken)."""
@@ -176,7 +178,7 @@ class Handlers:
         ask = intake.ask_of(update, bot.username)
         if ask is None:
             return False
-        fetch = calls.fetcher(bot, ask.file.file_id, self.max_download)
+        fetch = calls.fetcher(bot, ask.file.file_id, self.max_download, self.download_timeout_s)
         req = render.audio_request(ask.target, ask.msg.from_user, ask.msg.chat, ask.file, fetch,
                                    explicit=ask.explicit, max_download_bytes=self.max_download,
                                    asked_in=ask.msg.message_id)

@@ -11,6 +11,9 @@ import asyncio
 import contextlib
 import logging
 import warnings
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
@@ -95,7 +98,10 @@ def seconds(err: RetryAfter) -> float:
     return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
 
 
-def fetcher(bot, file_id: str, platform_limit: int):
+def fetcher(bot, file_id: str, platform_limit: int, timeout_s: float = 120.0):
+    """``fetch(max_bytes)``: ``getFile``, then the download, streamed and stopped at
+    ``max_bytes`` and after ``timeout_s`` in all (a file without a declared size is capped too)."""
+
     async def fetch(max_bytes: int) -> bytes:
         try:
             file = await retry(lambda: bot.get_file(file_id))
@@ -111,15 +117,46 @@ def fetcher(bot, file_id: str, platform_limit: int):
             raise FetchError("audio.too_large", "getFile size over the limit",
                              size_mb=round(file.file_size / MB, 1), max_mb=max_bytes / MB)
         try:
-            data = bytes(await file.download_as_bytearray())
-        except TelegramError as err:  # the message may name the URL, which holds the token
-            raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
-        if len(data) > max_bytes:
-            raise FetchError("audio.too_large", "download over the limit",
-                             size_mb=round(len(data) / MB, 1), max_mb=max_bytes / MB)
-        return data
+            async with asyncio.timeout(timeout_s):
+                return await _download(file, max_bytes)
+        except TimeoutError:
+            raise FetchError("fetch.failed", f"download: over {timeout_s:g} s") from None
 
     return fetch
+
+
+async def _download(file, max_bytes: int) -> bytes:
+    """The file's bytes, at most ``max_bytes``. The URL holds the bot token: never in an error."""
+    path = str(file.file_path or "")
+    if not path.startswith(("http://", "https://")):  # a local Bot API server's own file
+        try:
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as err:
+            raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
+        if len(data) > max_bytes:
+            raise _too_large(len(data), max_bytes)
+        return data
+    parts = urlsplit(path)
+    url = urlunsplit(parts._replace(path=quote(parts.path)))
+    chunks, size = [], 0
+    try:
+        async with httpx.AsyncClient(timeout=30.0) as http, http.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                raise FetchError("fetch.failed", f"download: HTTP {resp.status_code}")
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(size, max_bytes)
+                chunks.append(chunk)
+    except httpx.HTTPError as err:
+        raise FetchError("fetch.failed", f"download: {type(err).__name__}") from None
+    return b"".join(chunks)
+
+
+def _too_large(size: int, max_bytes: int) -> FetchError:
+    """A download stopped at the cap (the whole size is not known then)."""
+    return FetchError("audio.too_large", f"download over the limit ({size} bytes read)",
+                      size_mb=f"> {max_bytes / MB:.1f}", max_mb=max_bytes / MB)
 
 
 @contextlib.asynccontextmanager

@@ -51,6 +51,31 @@ NOTICE_KEYS = {
     "post_failed": "slack.post_failed",
 }
 NOTICE_TRIES = 3  # attempts to tell someone their answer could not be delivered
+MB = 1024 * 1024
+DECODED_BYTES_PER_S = 16_000 * 4 * 3  # float32 at 16 kHz, with the decoder's working copies
+
+
+class Budget:
+    """Bytes that analyses in progress may hold (downloads plus decoded audio): ``take`` waits
+    until there is room, so excess work waits as a journaled job, not as audio in memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._cond: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int):
+        size = min(size, self.limit)  # one job larger than the budget still runs, alone
+        self._cond = self._cond or asyncio.Condition()
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.used + size <= self.limit)
+            self.used += size
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self.used -= size
+                self._cond.notify_all()
 
 
 class Jobs:
@@ -61,6 +86,7 @@ class Jobs:
         self.history = service.history
         self.delivery = delivery or service.settings.delivery
         self.journal_fault: str | None = None  # why the journal cannot be written, while so
+        self.budget = Budget(int(service.settings.limits.in_flight_mb * MB))
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="journal")
         self._tasks: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # sleeping until the platform lets us speak
@@ -130,16 +156,27 @@ class Jobs:
         await self._deliver(job_id, job, reply, row)
 
     async def _analyse(self, job: Job) -> Reply | None:
-        """The Service's answer (it never raises for bad input); ``working()`` shows meanwhile."""
+        """The Service's answer (it never raises for bad input); ``working()`` shows meanwhile.
+        Waits first for room in the memory budget for the file and its decoded audio."""
         try:
-            if job.working is None:
-                return await self.service.analyze(job.request)
-            async with job.working():
-                return await self.service.analyze(job.request)
+            async with self.budget.hold(self._cost(job.request)):
+                if job.working is None:
+                    return await self.service.analyze(job.request)
+                async with job.working():
+                    return await self.service.analyze(job.request)
         except Exception:
             logger.exception("analysis failed")
             return Reply((), headline=text("error.internal", await self._lang(job.request.sender)),
                          ok=False)
+
+    def _cost(self, req) -> int:
+        """What one analysis may hold: the file (as declared, else the largest allowed) and
+        its decoded audio (as long as declared, else the longest allowed)."""
+        audio = self.service.settings.audio
+        largest = int(audio.max_file_mb * MB)
+        size = min(req.declared_size or largest, largest)
+        seconds = min(req.declared_duration_s or audio.max_seconds, audio.max_seconds)
+        return size + int(seconds * DECODED_BYTES_PER_S)
 
     async def _deliver(self, job_id: int, job: Job, reply: Reply, row: dict) -> None:
         """Attempt after attempt, each waiting as long as the platform asked, until the reply is

@@ -74,6 +74,7 @@ class AudioSettings:
     max_seconds: float = field(default=300.0, metadata=_range(1, 36_000))
     min_seconds: float = field(default=0.5, metadata=_range(0.0, 60))
     decode_timeout_s: float = field(default=30.0, metadata=_range(1, 3600))
+    download_timeout_s: float = field(default=120.0, metadata=_range(1, 3600))
     min_sample_rate: int = field(default=4000, metadata=_range(1, None))
     max_sample_rate: int = field(default=384_000, metadata=_range(1, None))
     silence_dbfs: float = field(default=-70.0, metadata=_range(-200, 0))
@@ -103,6 +104,9 @@ class LimitsSettings:
     requests_per_minute: float = field(default=6.0, metadata=_range(0.0, None))
     burst: int = field(default=3, metadata=_range(1, None))
     daily_audio_seconds: float = field(default=3600.0, metadata=_range(0.0, None))
+    # Bytes downloaded plus audio decoded, in MB, that analyses may hold at once; more work
+    # waits in the journal (sized for a 2 GB host beside the model).
+    in_flight_mb: float = field(default=512.0, metadata=_range(1, None))
 
 
 @dataclass(frozen=True)

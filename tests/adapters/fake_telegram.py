@@ -46,6 +46,7 @@ class FakeTelegram:
         self.calls: list[Recorded] = []
         self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (data, reported size)
         self.forbidden: set[int] = set()  # chat ids that answer 403
+        self.sizeless: set[str] = set()  # file_ids whose getFile has no file_size
         self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
         self._updates: list[dict] = []
         self._flood: tuple[float, int, float] | None = None  # see flood_control
@@ -195,8 +196,10 @@ class FakeTelegram:
             if size > CLOUD_DOWNLOAD_LIMIT:
                 return 400, {"ok": False, "error_code": 400,
                              "description": "Bad Request: file is too big"}
-            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": file_id,
-                                                "file_size": size, "file_path": f"f/{file_id}"}}
+            result = {"file_id": file_id, "file_unique_id": file_id, "file_path": f"f/{file_id}"}
+            if file_id not in self.sizeless:  # getFile may leave file_size out
+                result["file_size"] = size
+            return 200, {"ok": True, "result": result}
         if method in ("sendMessage", "editMessageText", "sendDocument", "sendPhoto"):
             chat = {"id": chat_id, "type": "private" if chat_id and chat_id > 0 else "group",
                     "title": "g"}

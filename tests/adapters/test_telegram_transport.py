@@ -22,8 +22,8 @@ class StandIn:
     History): answers with what it was asked; ``analyze`` waits until two analyses are in
     flight."""
 
-    def __init__(self, history) -> None:
-        self.history = history
+    def __init__(self, history, settings) -> None:
+        self.history, self.settings = history, settings
         self.in_flight = 0
         self.both = asyncio.Event()
         self.commands: list[str] = []
@@ -74,7 +74,7 @@ def _run(tmp_path, body, telegram, secret, token):
              "history": {"path": str(tmp_path / "h.db")}},
             secrets=Secrets(telegram_bot_token=token, telegram_webhook_secret=secret))
         history = History.from_settings(settings)
-        service = StandIn(history)
+        service = StandIn(history, settings)
         core = Jobs(service, settings.delivery)
 
         async def until(predicate, timeout=10.0):

@@ -23,6 +23,7 @@ QUICK = DeliverySettings(first_wait_s=0.0)
 class StandIn:
     def __init__(self, history) -> None:
         self.history, self.analysed = history, []
+        self.settings = from_mapping({})
 
     def lang(self, sender):
         return "en"
@@ -197,3 +198,48 @@ def test_a_kept_reply_comes_back_as_it_was():
                                Attachment("t.png", b"\x89PNG", "image/png", "chart")),
                   buttons=(Button("Forget", "forget confirm"),), private=True, ok=True)
     assert reply == reply_codec.load(reply_codec.dump(reply))
+
+
+def test_analyses_beyond_the_memory_budget_wait_their_turn(world):
+    """Three 4 MB notes with a 10 MB budget (each also holds its decoded audio): never more than
+    what fits runs at once; the rest wait as journaled jobs and then run."""
+
+    class Slow(StandIn):
+        def __init__(self, history):
+            super().__init__(history)
+            self.settings = from_mapping({"limits": {"in_flight_mb": 10.0},
+                                          "audio": {"max_seconds": 10.0}})
+            self.now, self.peak, self.release = 0, 0, asyncio.Event()
+
+        async def analyze(self, req):
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            await self.release.wait()
+            self.now -= 1
+            return await super().analyze(req)
+
+    service, sent = Slow(world), []
+    core = Jobs(service, QUICK)
+
+    def big(ref):
+        base = job(ref, [], sent)
+        req = AudioRequest(ANA, "telegram:1", ref, base.request.fetch,
+                           declared_size=4 * 1024 * 1024, declared_duration_s=5.0)
+        return Job(req, base.payload, base.deliver)
+
+    async def main():
+        for n in range(3):
+            assert await core.submit(big(f"t:{n}"))
+        for _ in range(500):  # a bounded poll until what fits has started
+            if service.now == 2:
+                break
+            await asyncio.sleep(0.01)
+        running, waiting = service.now, [r["status"] for r in world.pending_jobs("telegram")]
+        service.release.set()
+        await core.drain(10)
+        return running, waiting
+
+    running, waiting = asyncio.run(main())
+    assert 2 == running == service.peak  # 2 x (4 MB + 5 s decoded) fit in 10 MB, 3 do not
+    assert 3 == len(waiting)  # the third waits as a journaled job, holding no audio
+    assert 3 == len(sent)
