@@ -4,7 +4,7 @@ The content is identified by probing it with ffprobe, never by its name, MIME ty
 duration a platform reports. All work is bounded: input bytes, decoded seconds (``ffmpeg -t`` plus a
 byte cap on ffmpeg's output), sample rate, and one deadline shared by every ffprobe/ffmpeg process,
 which is killed when it expires. Processes get argument lists, never a shell; temporary files are
-always removed. ``bot.audio_gate`` then decides whether the result holds speech.
+always removed (``bot.audio_temp``; a killed process's are removed at the next start). ``bot.audio_gate`` then decides whether the result holds speech.
 
 This module and its helper ``bot.audio_ffmpeg`` are the only ffmpeg users.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import audio_ffmpeg as ff
+from bot import audio_temp
 from bot import errors
 from bot.settings import AudioSettings
 
@@ -32,6 +32,7 @@ SAMPLE_RATE = 16000
 FFMPEG = "ffmpeg"  # executables; tests point these at fakes
 FFPROBE = "ffprobe"
 TEMP_DIR: str | None = None  # where bytes are spooled for ffmpeg (None: the system default)
+remove_stale_temp = audio_temp.remove_stale  # for a runner to call at start (also run lazily)
 
 MAX_AUDIO_STREAMS = 4  # streams decoded when a file has several, to find the one with speech
 _PROBE_OUTPUT_CAP = 1 << 20
@@ -74,9 +75,7 @@ def decode(
         data = bytes(source)
         _check_size(len(data), settings)
         _sniff(data[:4096])
-        with tempfile.TemporaryDirectory(prefix="emotion-bot-", dir=TEMP_DIR) as tmp:
-            path = Path(tmp) / "input"
-            path.write_bytes(data)
+        with audio_temp.spooled(data, TEMP_DIR) as path:  # removed when the decode ends
             return _decode_path(path, settings, deadline, declared_duration_s, check_speech)
     path = Path(source)
     try:
