@@ -34,6 +34,9 @@ FFPROBE = "ffprobe"
 TEMP_DIR: str | None = None  # where bytes are spooled for ffmpeg (None: the system default)
 remove_stale_temp = audio_temp.remove_stale  # for a runner to call at start (also run lazily)
 
+# Surround -> stereo adds channels (5.1: front + 0.707 centre + 0.707 surround, peaking at 2.4x
+# the source): scale the mix so it cannot exceed full scale, instead of clipping it
+DOWNMIX_NORMALISED = ("-rematrix_maxval", "1.0")
 MAX_AUDIO_STREAMS = 4  # streams decoded when a file has several, to find the one with speech
 _PROBE_OUTPUT_CAP = 1 << 20
 # ffmpeg refuses any single allocation larger than this: a header that lies about its sample rate
@@ -163,11 +166,24 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
         raise errors.TooLong(f"more than {settings.max_seconds} s", max_seconds=settings.max_seconds)
     notes += audio_gate.completeness_notes(duration, declared_duration_s, decoder_errors)
     if check_speech:
-        waveform, speech_notes = audio_gate.check(waveform, settings)
+        try:
+            waveform, speech_notes = audio_gate.check(waveform, settings)
+        except (errors.Silence, errors.NoSpeech) as exc:
+            if len(usable) > MAX_AUDIO_STREAMS:  # say which tracks were heard
+                raise _unheard(exc, len(streams), MAX_AUDIO_STREAMS) from None
+            raise
         notes += speech_notes
     fmt = f"{fmt}/{stream.codec}"
     logger.debug("decoded %s: %.2f s, notes %s", fmt, duration, [n.key for n in notes])
     return DecodedAudio(waveform.astype(np.float32, copy=False), duration, tuple(notes), fmt)
+
+
+def _unheard(exc: errors.AudioError, tracks: int, checked: int) -> errors.AudioError:
+    """The same refusal, saying that only the first ``checked`` of ``tracks`` were listened to."""
+    err = type(exc)(f"{exc.detail}; first {checked} of {tracks} audio tracks checked",
+                    tracks=tracks, checked=checked)
+    err.key = "audio.tracks_unheard"
+    return err
 
 
 def _stream_problem(stream: ff.Stream, settings: AudioSettings) -> errors.AudioError | None:
@@ -219,6 +235,7 @@ def _decode_stream(path: Path, stream: ff.Stream, settings, deadline) -> tuple[n
         FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-max_alloc", MAX_ALLOC,
         "-i", ff.url(path), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn",
         "-t", f"{limit_s:.3f}", "-ac", str(n_channels), "-ar", str(SAMPLE_RATE),
+        *DOWNMIX_NORMALISED[: 2 if stream.channels > 2 else 0],
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]  # fmt: skip
     rc, out, err = ff.run(args, deadline, cap)

@@ -188,6 +188,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Please send a recording of someone speaking.",
         "zh": "在这段录音中没有检测到说话声（只有音乐、噪音或其他声音）。请发送有人说话的录音。",
     },
+    "audio.tracks_unheard": {
+        "en": "I listened to the first {checked} of this file's {tracks} audio tracks and heard no "
+        "speech in them. If the speech is on a later track, please send that track on its own.",
+        "zh": "这个文件有 {tracks} 条音轨，我听了前 {checked} 条，没有听到说话声。"
+        "如果说话声在后面的音轨上，请单独发送那条音轨。",
+    },
     "audio.timeout": {
         "en": "Reading that file took too long, so I stopped. Please send a shorter or simpler "
         "recording.",
