@@ -206,7 +206,8 @@ def _private(reply: Reply) -> Reply:
 def _int_arg(args: tuple[str, ...], default: int) -> int | None:
     if not args:
         return default
-    return int(args[0]) if args[0].isdigit() else None
+    # ASCII only: "²".isdigit() is true but int("²") fails
+    return int(args[0]) if args[0].isascii() and args[0].isdigit() else None
 
 
 HANDLERS = {
