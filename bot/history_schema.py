@@ -48,3 +48,9 @@ def _job_payload(db: Database) -> None:
 @migrations(name="0003_float16_embeddings")
 def _float16(db: Database) -> None:
     db["user_settings"].add_column("float16_embeddings", int)
+
+
+@migrations(name="0004_job_attempts")
+def _job_attempts(db: Database) -> None:
+    # How many times a job was started, so a clip that crashes the process is not re-run forever.
+    db["jobs"].add_column("attempts", int, not_null_default=0)

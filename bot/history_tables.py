@@ -62,6 +62,16 @@ class SideTables:
             return db.execute("UPDATE jobs SET status = 'running', updated_at = ? "
                               "WHERE id = ? AND status = 'pending'", [stamp(), job_id]).rowcount > 0
 
+    def count_attempt(self, job_id: int) -> int:
+        """Count one more start of a job (call it before the work, so a crash still counts);
+        returns its starts so far, this one included, or 0 for an unknown job. The caller fails
+        a job whose count passes its limit: a clip that kills the process must not loop."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                       [stamp(), job_id])
+            rows = list(db.query("SELECT attempts FROM jobs WHERE id = ?", [job_id]))
+        return int(rows[0]["attempts"]) if rows else 0
+
     def finish_job(self, job_id: int, ok: bool = True, detail: str = "") -> None:
         with self._write() as db:
             db.execute("UPDATE jobs SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
@@ -69,7 +79,7 @@ class SideTables:
 
     def pending_jobs(self, platform: str | None = None) -> list[dict]:
         """Jobs not finished (pending or running), oldest first: what a restart must resume.
-        ``payload`` comes back as a dict."""
+        ``payload`` comes back as a dict; ``attempts`` counts the starts (``count_attempt``)."""
         sql = "SELECT * FROM jobs WHERE status IN ('pending', 'running')"
         params = []
         if platform is not None:

@@ -50,7 +50,8 @@ def test_record_and_history_newest_first(h):
     assert expected == {k: v for k, v in rows[1].items() if k not in ("confidence", "scores")}
     assert (0.7, 0.0375) == (round(rows[1]["confidence"], 6), rows[1]["scores"]["angry"])
     assert [second] == [r["id"] for r in h.history(ALICE, 1)]
-    assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings"] == h.schema_version()
+    assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings",
+            "0004_job_attempts"] == h.schema_version()
     assert "wal" == h.db.journal_mode
 
 
@@ -220,3 +221,30 @@ def test_writable_reports_a_locked_database(tmp_path):
     assert True is history.writable()
     other.close()
     history.close()
+
+
+def test_job_attempts_are_counted_in_the_journal(h):
+    job = h.add_job("telegram", "update:7", ALICE, "chat-1", {"file_id": "F"})
+    assert [0] == [j["attempts"] for j in h.pending_jobs("telegram")]
+    assert [1, 2, 3] == [h.count_attempt(job) for _ in range(3)]
+    assert [(job, 3)] == [(j["id"], j["attempts"]) for j in h.pending_jobs("telegram")]
+    assert 0 == h.count_attempt(job + 100)  # an unknown job
+
+
+def test_a_database_from_before_attempts_gets_the_column_with_zero(tmp_path):
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from bot.history_schema import migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    migrations.apply(Database(conn), stop_before="0004_job_attempts")  # as version 0003 left it
+    conn.execute("INSERT INTO jobs (platform, ref, user, chat, status, detail, created_at, "
+                 "updated_at) VALUES ('slack', 'e1', 'slack:T:U', '', 'pending', '', '', '')")
+    conn.commit()
+    conn.close()
+    h = History(path)
+    assert [("e1", 0)] == [(j["ref"], j["attempts"]) for j in h.pending_jobs("slack")]
+    assert 1 == h.count_attempt(h.pending_jobs("slack")[0]["id"])
