@@ -106,8 +106,8 @@ class History(SideTables, Erasure):
             db.conn.rollback()
             raise
         db.conn.commit()
-        if self._erase_pending:  # a forget waited on a reader: try again, without waiting
-            self.finish_erasure(wait_s=0)
+        if self._erase_pending or self._pending_in_file():  # a forget waited on a reader
+            self.finish_erasure(wait_s=0)  # try again, without waiting
 
     def writable(self, timeout_s: float = 0.5) -> bool:
         """For /readyz: a write transaction can start within ``timeout_s`` (the file is not

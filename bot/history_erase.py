@@ -15,11 +15,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot.history_tables import user_key
+from bot.history_tables import stamp, user_key
 
 logger = logging.getLogger(__name__)
 
 ERASE_WAIT_S = 2.0  # how long forget retries a blocked checkpoint before reporting "pending"
+PENDING_KEY = "erasure_pending"  # a meta row while a forget's erasure waits on a reader
 
 
 def checkpoint(path: str, wait_s: float = ERASE_WAIT_S) -> bool:
@@ -29,7 +30,7 @@ def checkpoint(path: str, wait_s: float = ERASE_WAIT_S) -> bool:
     deadline = time.monotonic() + max(0.0, wait_s)
     delay = 0.02
     while True:
-        if _checkpoint_once(path):
+        if _checkpoint_once(path, busy_wait_s=min(0.05, wait_s)):
             return True
         if time.monotonic() + delay > deadline:
             return False
@@ -37,11 +38,11 @@ def checkpoint(path: str, wait_s: float = ERASE_WAIT_S) -> bool:
         delay = min(delay * 2, 0.25)
 
 
-def _checkpoint_once(path: str) -> bool:
+def _checkpoint_once(path: str, busy_wait_s: float) -> bool:
     # Its own connection with a short busy wait: TRUNCATE waits on readers through the busy
     # handler, and the History connections wait 30 s.
     try:
-        conn = sqlite3.connect(path, timeout=0.05)
+        conn = sqlite3.connect(path, timeout=busy_wait_s)
     except sqlite3.Error:
         return False
     try:
@@ -91,19 +92,31 @@ class Erasure:
                 logger.warning("VACUUM after forget failed (%s); deleted content is zeroed "
                                "but free pages remain in %s", exc, self.path)
         self._erase_pending = True
-        erased = self.finish_erasure(ERASE_WAIT_S if wait_s is None else wait_s)
-        return Forgotten(count, erased)
+        if self.finish_erasure(ERASE_WAIT_S if wait_s is None else wait_s):
+            return Forgotten(count, True)
+        # Still pending: say so in the file too, so whichever process writes next finishes it.
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                       [PENDING_KEY, stamp()])
+        return Forgotten(count, not self._erase_pending)
 
     def finish_erasure(self, wait_s: float = 0.0) -> bool:
-        """Finish a forget's erasure (checkpoint and truncate the WAL), trying for ``wait_s``
-        seconds. True when nothing is pending."""
-        if not self._erase_pending:
+        """Finish a forget's erasure, this process's or another's (checkpoint and truncate the
+        WAL), trying for ``wait_s`` seconds. True when nothing is pending."""
+        if not (self._erase_pending or self._pending_in_file()):
             return True
-        if checkpoint(self.path, wait_s):
-            self._erase_pending = False
-            logger.info("erasure finished in %s", self.path)
-            return True
-        return False
+        if not checkpoint(self.path, wait_s):
+            self._erase_pending = True
+            return False
+        self._erase_pending = False
+        if self._pending_in_file():
+            with self._write() as db:
+                db.execute("DELETE FROM meta WHERE key = ?", [PENDING_KEY])
+        logger.info("erasure finished in %s", self.path)
+        return True
+
+    def _pending_in_file(self) -> bool:
+        return bool(list(self.db.query("SELECT 1 FROM meta WHERE key = ?", [PENDING_KEY])))
 
     @property
     def erasure_pending(self) -> bool:

@@ -107,6 +107,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Deleted: {records} analyses and everything else stored about you.",
         "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。",
     },
+    "forget.erasing": {
+        "en": "Deleted: {records} analyses and everything else stored about you. The database is "
+        "being read right now (a backup?), so the deleted data is wiped from the file as soon as "
+        "that finishes.",
+        "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。数据库此刻正被读取（可能在备份），"
+        "读取结束后，已删除的数据会立即从文件中抹去。",
+    },
     "forget.cancelled": {"en": "Nothing was deleted.", "zh": "没有删除任何内容。"},
     # --- audio intake ----------------------------------------------------------------------------
     "audio.unreadable": {

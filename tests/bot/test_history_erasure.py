@@ -90,8 +90,12 @@ def test_forget_command_reports_the_pending_erasure(reader, tmp_path, monkeypatc
     assert (f"emotion-bot: the deleted data is still in {db} because another program is reading "
             "the database; the erasure finishes at the next write once it lets go (the bot's "
             "next analysis, or run forget again)\n") == err
-    other.execute("COMMIT")
+    assert sum(raw_hits(db).values()) > 0
+    other.execute("COMMIT")  # the reader lets go; the next write, by any process, finishes it
+    bot = History(db)  # e.g. the running bot, recording someone's analysis
+    bot.record("cli:other0", clip(), duration_s=1.0, granularity="utterance", model="m")
+    assert {"h.db": 0, "h.db-wal": 0} == raw_hits(db)
+    assert [] == list(bot.db.query("SELECT * FROM meta WHERE key = 'erasure_pending'"))
     assert 0 == cli.main(["--config", str(cfg), "forget", "--user", MARKER, "--yes"])
     out, err = capsys.readouterr()
     assert ("Deleted: 0 analyses and everything else stored about you.\n", "") == (out, err)
-    assert {"h.db": 0, "h.db-wal": 0} == raw_hits(db)

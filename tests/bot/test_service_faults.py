@@ -107,3 +107,24 @@ def test_history_with_a_non_ascii_digit_is_a_usage_message(service, arg):
 def test_history_with_an_ascii_number_still_works(service):
     reply = asyncio.run(service.command(CommandRequest(ANA, "telegram:1001", "history", ("5",))))
     assert reply.ok
+
+
+def test_forget_in_chat_says_when_the_erasure_is_still_pending(service, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr("bot.history_erase.ERASE_WAIT_S", 0.2)
+    service.history.set_settings(ANA.key, language="en")
+    reader = sqlite3.connect(service.history.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM user_settings").fetchone()
+    try:
+        reply = asyncio.run(service.command(CommandRequest(ANA, "telegram:1001", "forget",
+                                                           ("confirm",))))
+    finally:
+        reader.close()
+    assert ("Deleted: 0 analyses and everything else stored about you. The database is being "
+            "read right now (a backup?), so the deleted data is wiped from the file as soon as "
+            "that finishes.") == reply.headline
+    reply = asyncio.run(service.command(CommandRequest(ANA, "telegram:1001", "forget",
+                                                       ("confirm",))))
+    assert text("forget.done", "en", records=0) == reply.headline
