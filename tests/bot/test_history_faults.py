@@ -193,3 +193,17 @@ def test_a_sqlite_error_after_opening_is_one_line(tmp_path):
     err = sqlite3.OperationalError("database or disk is full")
     assert (f"the disk holding the history database {tmp_path}/h.db is full: free some space; "
             "nothing was written") == history_check.describe(err, tmp_path / "h.db")
+
+
+def test_a_record_that_fails_mid_batch_is_one_line_and_the_batch_goes_on(
+        cfg, writer_lock, capsys):
+    """``analyze --record`` calls this per file: a lock that outlasts the wait costs that record
+    (None, one line), not the rest of the batch."""
+    from bot import cli_history
+    from bot.settings import load
+
+    settings = load(cfg(writer_lock))
+    assert cli_history.record_cli_result(settings, "ann", {"duration_s": 1.0}, clip()) is None
+    assert (f"emotion-bot: not recorded: the history database {writer_lock} is locked by another "
+            "program (waited 0.2 s): stop the other program using it, or try again later\n") == \
+        capsys.readouterr().err
