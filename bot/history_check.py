@@ -44,10 +44,10 @@ def open_checked(settings, *, write: bool = True,
                  timeout_s: float | None = None) -> History | None:
     """Open ``[history] path`` or raise ``HistoryUnavailable`` naming the file and the fix.
 
-    ``write``: the caller will write (``run``, ``analyze --record``, ``forget``), so a missing file
-    is created and the write lock is taken once (waiting at most ``timeout_s``, default
-    ``LOCK_TIMEOUT_S``). A reader gets None for a database that does not exist yet, and nothing is
-    created.
+    ``write``: the caller will write (``run``, ``analyze --record``), so a missing file is created
+    and the write lock is taken once (waiting at most ``timeout_s``, default ``LOCK_TIMEOUT_S``).
+    A reader (``history``, ``stats``, ``export``, and ``forget``, which has nothing to delete in a
+    database that does not exist) gets None for a missing database, and nothing is created.
     """
     timeout_s = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     path = Path(settings.history.path)
@@ -65,6 +65,7 @@ def open_checked(settings, *, write: bool = True,
     else:
         _check_file(path, shown, timeout_s)
     h = settings.history
+    history = None
     try:
         history = History(path, UserSettings(attach_embedding=settings.reply.attach_embedding,
                                              store_embeddings=h.store_embeddings,
@@ -73,6 +74,8 @@ def open_checked(settings, *, write: bool = True,
             with history._write():
                 pass
     except sqlite3.Error as exc:
+        if history is not None:
+            history.close()
         raise HistoryUnavailable(describe(exc, path, timeout_s)) from None
     return history
 
