@@ -9,7 +9,10 @@ size with RANDOM weights (``make_model``; speed carries over, scores do not). A 
 end-to-end time runs from its update being queued at the fake to its last reply call arriving
 there. Two phases: ``--solo`` notes one at a time (latency without queueing; the overhead is that
 minus the engine's mean time per clip), then ``--notes`` notes from ``--users`` users at once
-(p50/p95 under load, throughput). The last line of output is one JSON object with every figure.
+(p50/p95 under load, throughput), then ``--flood`` notes from ``--flood-users`` users with the
+fake enforcing Telegram's flood control (one message per second per chat, 429 with
+``retry_after`` beyond it): delivery latency when the platform makes the bot wait, beside the
+figures without it. The last line of output is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -61,9 +64,9 @@ async def run(args, model_dir: Path) -> dict:
             "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url,
                          "poll_timeout_s": 1},
         }, secrets=Secrets(telegram_bot_token=fake.TOKEN))
-        async with app.running(settings) as service:
+        async with app.running(settings) as core:
             stop = asyncio.Event()
-            task = asyncio.create_task(serve(settings, service, stop))
+            task = asyncio.create_task(serve(settings, core, stop))
             try:
                 await asyncio.to_thread(tg.wait_for, lambda: tg.recorded("setMyCommands"), 60)
                 tg.add_file("bench", data)
@@ -81,6 +84,11 @@ async def run(args, model_dir: Path) -> dict:
                 burst = await send(tg, users, data, timeout=max(120.0, args.notes * 5.0))
                 wall = time.monotonic() - started
                 after = model_seconds()
+                tg.flood_control(per_chat_s=1.0, group_per_minute=20)
+                refused_before = len(tg.refused())
+                flood_users = [5000 + n % args.flood_users for n in range(args.flood)]
+                flood = await send(tg, flood_users, data, timeout=max(120.0, args.flood * 10.0))
+                refused = len(tg.refused()) - refused_before
             finally:
                 stop.set()
                 await asyncio.wait_for(task, 60)
@@ -96,6 +104,10 @@ async def run(args, model_dir: Path) -> dict:
         "engine_s_per_clip_under_load": round(model_mean, 4),
         "throughput_notes_per_s": round(args.notes / wall, 2),
         "audio_s_per_s": round(args.notes * clip_s / wall, 2), "wall_s": round(wall, 2),
+        "flood_notes": args.flood, "flood_users": args.flood_users,
+        "flood_p50_s": round(pct(flood, 50), 4) if flood else None,
+        "flood_p95_s": round(pct(flood, 95), 4) if flood else None,
+        "flood_429s": refused,
     }
 
 
@@ -133,6 +145,8 @@ def main() -> None:
     parser.add_argument("--notes", type=int, default=100)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--solo", type=int, default=10)
+    parser.add_argument("--flood", type=int, default=20)
+    parser.add_argument("--flood-users", type=int, default=5)
     args = parser.parse_args()
 
     import logging
@@ -152,7 +166,11 @@ def main() -> None:
             ("under load p95 end-to-end", f"{figures['p95_s']:.2f} s"),
             ("engine time per clip under load (queue + run)", f"{figures['engine_s_per_clip_under_load'] * 1000:.0f} ms"),
             ("throughput", f"{figures['throughput_notes_per_s']:.2f} notes/s "
-                           f"({figures['audio_s_per_s']:.1f} audio-s/s)")]
+                           f"({figures['audio_s_per_s']:.1f} audio-s/s)"),
+            ("under flood control: notes / users", f"{args.flood} / {args.flood_users}"),
+            ("under flood control p50 / p95", f"{figures['flood_p50_s']:.2f} s / "
+                                              f"{figures['flood_p95_s']:.2f} s"),
+            ("429s answered by the fake", f"{figures['flood_429s']}")]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

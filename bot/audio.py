@@ -4,7 +4,7 @@ The content is identified by probing it with ffprobe, never by its name, MIME ty
 duration a platform reports. All work is bounded: input bytes, decoded seconds (``ffmpeg -t`` plus a
 byte cap on ffmpeg's output), sample rate, and one deadline shared by every ffprobe/ffmpeg process,
 which is killed when it expires. Processes get argument lists, never a shell; temporary files are
-always removed. ``bot.audio_gate`` then decides whether the result holds speech.
+always removed (``bot.audio_temp``; a killed process's are removed at the next start). ``bot.audio_gate`` then decides whether the result holds speech.
 
 This module and its helper ``bot.audio_ffmpeg`` are the only ffmpeg users.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import audio_ffmpeg as ff
+from bot import audio_temp
 from bot import errors
 from bot.settings import AudioSettings
 
@@ -32,7 +32,11 @@ SAMPLE_RATE = 16000
 FFMPEG = "ffmpeg"  # executables; tests point these at fakes
 FFPROBE = "ffprobe"
 TEMP_DIR: str | None = None  # where bytes are spooled for ffmpeg (None: the system default)
+remove_stale_temp = audio_temp.remove_stale  # for a runner to call at start (also run lazily)
 
+# Surround -> stereo adds channels (5.1: front + 0.707 centre + 0.707 surround, peaking at 2.4x
+# the source): scale the mix so it cannot exceed full scale, instead of clipping it
+DOWNMIX_NORMALISED = ("-rematrix_maxval", "1.0")
 MAX_AUDIO_STREAMS = 4  # streams decoded when a file has several, to find the one with speech
 _PROBE_OUTPUT_CAP = 1 << 20
 # ffmpeg refuses any single allocation larger than this: a header that lies about its sample rate
@@ -74,9 +78,7 @@ def decode(
         data = bytes(source)
         _check_size(len(data), settings)
         _sniff(data[:4096])
-        with tempfile.TemporaryDirectory(prefix="emotion-bot-", dir=TEMP_DIR) as tmp:
-            path = Path(tmp) / "input"
-            path.write_bytes(data)
+        with audio_temp.spooled(data, TEMP_DIR) as path:  # removed when the decode ends
             return _decode_path(path, settings, deadline, declared_duration_s, check_speech)
     path = Path(source)
     try:
@@ -164,11 +166,24 @@ def _decode_path(path: Path, settings, deadline, declared_duration_s, check_spee
         raise errors.TooLong(f"more than {settings.max_seconds} s", max_seconds=settings.max_seconds)
     notes += audio_gate.completeness_notes(duration, declared_duration_s, decoder_errors)
     if check_speech:
-        waveform, speech_notes = audio_gate.check(waveform, settings)
+        try:
+            waveform, speech_notes = audio_gate.check(waveform, settings)
+        except (errors.Silence, errors.NoSpeech) as exc:
+            if len(usable) > MAX_AUDIO_STREAMS:  # say which tracks were heard
+                raise _unheard(exc, len(streams), MAX_AUDIO_STREAMS) from None
+            raise
         notes += speech_notes
     fmt = f"{fmt}/{stream.codec}"
     logger.debug("decoded %s: %.2f s, notes %s", fmt, duration, [n.key for n in notes])
     return DecodedAudio(waveform.astype(np.float32, copy=False), duration, tuple(notes), fmt)
+
+
+def _unheard(exc: errors.AudioError, tracks: int, checked: int) -> errors.AudioError:
+    """The same refusal, saying that only the first ``checked`` of ``tracks`` were listened to."""
+    err = type(exc)(f"{exc.detail}; first {checked} of {tracks} audio tracks checked",
+                    tracks=tracks, checked=checked)
+    err.key = "audio.tracks_unheard"
+    return err
 
 
 def _stream_problem(stream: ff.Stream, settings: AudioSettings) -> errors.AudioError | None:
@@ -220,6 +235,7 @@ def _decode_stream(path: Path, stream: ff.Stream, settings, deadline) -> tuple[n
         FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-max_alloc", MAX_ALLOC,
         "-i", ff.url(path), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn",
         "-t", f"{limit_s:.3f}", "-ac", str(n_channels), "-ar", str(SAMPLE_RATE),
+        *DOWNMIX_NORMALISED[: 2 if stream.channels > 2 else 0],
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]  # fmt: skip
     rc, out, err = ff.run(args, deadline, cap)

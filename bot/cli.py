@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot import logs
+from bot import history_check, logs
 from bot import settings as settings_mod
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,9 @@ def _run(settings: settings_mod.Settings) -> int:
     from bot.runner import StartupError, run
     from engine.loader import ModelLoadError
 
+    if problem := history_check.problem(settings):  # before the model loads
+        print(problem, file=sys.stderr)
+        return 2
     try:
         asyncio.run(run(settings))
     except (StartupError, ModelLoadError) as exc:
@@ -132,6 +135,10 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
 
     from bot import analyze
 
+    if args.record and (problem := history_check.problem(  # before the model loads
+            settings, getpass.getuser() if args.user is None else args.user)):
+        print(problem, file=sys.stderr)
+        return 2
     inputs = analyze.collect(args.paths, args.recursive)
     failures = [(path, "no such file or folder") for path in inputs.missing]
     for path in inputs.skipped:

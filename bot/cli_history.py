@@ -3,17 +3,30 @@
 ``bot.cli`` calls ``register(commands)`` and dispatches ``args.func(args, settings)``; each handler
 returns an exit code. ``--user KEY`` takes a full key (``telegram:123``); a bare name means
 ``cli:NAME``. Text comes from the catalogue in English.
+
+A database that cannot be used (locked past the busy timeout, damaged, in a missing folder, on a
+full disk) and a bad ``--user`` get one line on stderr and exit status 2, never a traceback. The
+reading commands never create a database: on a path with none they say so.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import logging
+import sqlite3
+import sys
+from pathlib import Path
 
 from bot import reply
+from bot import analysis
 from bot.analysis import PERIODS
-from bot.history import History, user_key
+from bot.history_check import (BadUserKey, HistoryUnavailable, checked_user, describe,
+                               open_checked)
 from bot.messages import text
+
+logger = logging.getLogger(__name__)
 
 
 def register(commands) -> None:
@@ -50,12 +63,36 @@ def register(commands) -> None:
     p.set_defaults(func=forget_command)
 
 
-def _open(settings) -> History:
-    return History.from_settings(settings)
+def _guarded(command):
+    """One line on stderr and exit status 2 for a database or ``--user`` problem."""
+    @functools.wraps(command)
+    def run(args, settings, *rest, **kw) -> int:
+        try:
+            return command(args, settings, *rest, **kw)
+        except (BadUserKey, HistoryUnavailable) as exc:
+            print(f"emotion-bot: {exc}", file=sys.stderr)
+        except sqlite3.Error as exc:  # after opening: a lock past the busy timeout, a full disk
+            logger.debug("history command failed", exc_info=True)
+            print(f"emotion-bot: {describe(exc, settings.history.path)}", file=sys.stderr)
+        return 2
+    return run
 
 
+def _open(settings, write: bool = False):
+    """The checked database, or None (after saying so) when a reader finds none."""
+    history = open_checked(settings, write=write)
+    if history is None:
+        print(f"emotion-bot: no history database at {Path(settings.history.path).absolute()} "
+              "yet: nothing has been recorded there ([history] path names the file)",
+              file=sys.stderr)
+    return history
+
+
+@_guarded
 def history_command(args, settings) -> int:
-    rows = _open(settings).history(user_key(args.user), args.limit)
+    key = checked_user(args.user)
+    history = _open(settings)
+    rows = history.history(key, args.limit) if history else []
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
@@ -63,8 +100,11 @@ def history_command(args, settings) -> int:
     return 0
 
 
+@_guarded
 def stats_command(args, settings) -> int:
-    s = _open(settings).stats(user_key(args.user), args.period)
+    key = checked_user(args.user)
+    history = _open(settings)
+    s = history.stats(key, args.period) if history else analysis.stats([], args.period)
     if args.json:
         print(json.dumps({"period": s.period, "count": s.count, "shares": dict(s.shares),
                           "mean_confidence": round(s.mean_confidence, 6),
@@ -75,9 +115,12 @@ def stats_command(args, settings) -> int:
     return 0
 
 
+@_guarded
 def export_command(args, settings) -> int:
+    key = checked_user(args.user)
     history = _open(settings)
-    key = user_key(args.user)
+    if history is None:
+        return 0
     paths = history.export(key, args.out)
     _, count, stored = history.export_files(key)
     print(text("export.done", "en", count=count, embeddings=stored))
@@ -86,8 +129,9 @@ def export_command(args, settings) -> int:
     return 0
 
 
+@_guarded
 def forget_command(args, settings, ask=input) -> int:
-    key = user_key(args.user)
+    key = checked_user(args.user)
     if not args.yes:
         try:
             answer = ask(f"{key}: {text('forget.confirm', 'en')} [y/N] ")
@@ -96,19 +140,41 @@ def forget_command(args, settings, ask=input) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print(text("forget.cancelled", "en"))
             return 1
-    print(text("forget.done", "en", records=_open(settings).forget(key)))
+    history = _open(settings)
+    if history is None:
+        return 0
+    done = history.forget_report(key)
+    print(text("forget.done", "en", records=done.records))
+    if not done.erased:
+        print(f"emotion-bot: {erasure_pending_line(history.path)}", file=sys.stderr)
     return 0
+
+
+def erasure_pending_line(path: str) -> str:
+    return (f"the deleted data is still in {Path(path).absolute()} because another program is "
+            "reading the database; the erasure finishes at the next write once it lets go "
+            "(the bot's next analysis, or run forget again)")
 
 
 def record_cli_result(settings, user_key_or_name: str, record: dict, result, notes=()) -> int:
     """Store one ``emotion-bot analyze --record`` result (``record`` as ``bot.analyze`` makes it);
-    returns the record id."""
-    history = _open(settings)
+    returns the record id, or None (after one line on stderr) when the database cannot take it,
+    so the rest of the batch still runs. Call ``check_record`` before the model loads."""
     try:
-        return history.record(user_key(user_key_or_name), result,
+        history = open_checked(settings, write=True)
+    except HistoryUnavailable as exc:
+        print(f"emotion-bot: not recorded: {exc}", file=sys.stderr)
+        return None
+    try:
+        return history.record(checked_user(user_key_or_name), result,
                               duration_s=float(record.get("duration_s", 0.0)),
                               granularity=record.get("granularity", "utterance"),
                               model=str(record.get("model", settings.engine.model)),
                               chat="cli", notes=notes)
+    except sqlite3.Error as exc:
+        print(f"emotion-bot: not recorded: {describe(exc, history.path, history.timeout_s)}",
+              file=sys.stderr)
+        return None
     finally:
         history.close()
+

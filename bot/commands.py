@@ -125,8 +125,9 @@ def _export(service, req, lang):
 
 def _forget(service, req, lang):
     if req.args[:1] == ("confirm",):
-        deleted = service.history.forget(req.sender.key)
-        return Reply((), headline=text("forget.done", lang, records=deleted), private=True)
+        done = service.history.forget_report(req.sender.key)
+        key = "forget.done" if done.erased else "forget.erasing"  # the truth about the bytes
+        return Reply((), headline=text(key, lang, records=done.records), private=True)
     if req.args[:1] == ("cancel",):
         return Reply((), headline=text("forget.cancelled", lang), private=True)
     return Reply((), headline=text("forget.confirm", lang), private=True,
@@ -206,7 +207,8 @@ def _private(reply: Reply) -> Reply:
 def _int_arg(args: tuple[str, ...], default: int) -> int | None:
     if not args:
         return default
-    return int(args[0]) if args[0].isdigit() else None
+    # ASCII only: "²".isdigit() is true but int("²") fails
+    return int(args[0]) if args[0].isascii() and args[0].isdigit() else None
 
 
 HANDLERS = {

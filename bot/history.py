@@ -29,11 +29,11 @@ import numpy as np
 from sqlite_utils import Database
 
 from bot import analysis, charts, embeddings
+from bot.history_erase import ORPHAN_REPLIES, Erasure, Forgotten  # noqa: F401 - re-exported
 from bot.history_schema import migrations
 from bot.history_tables import SideTables, stamp, user_key
 
 JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
-ORPHAN_REPLIES = "DELETE FROM job_replies WHERE job_id NOT IN (SELECT id FROM jobs)"
 GRANULARITIES = ("utterance", "frame")
 EXPORT_FIELDS = ("id", "at", "platform", "chat", "duration_s", "granularity", "emotion",
                  "confidence", "model", "notes")
@@ -48,7 +48,7 @@ class UserSettings:
     float16_embeddings: bool = False  # halve an embedding that is too big to upload
 
 
-class History(SideTables):
+class History(SideTables, Erasure):
     def __init__(self, path: str | Path, defaults: UserSettings = UserSettings(),
                  timeout_s: float = 30.0) -> None:
         self.path = str(path)
@@ -57,10 +57,12 @@ class History(SideTables):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._erase_pending = False
         db = self.db
         self._enable_wal(db)
-        with self._write() as db:
-            migrations.apply(db)
+        if migrations.pending(db):  # a reader never waits for the write lock once up to date
+            with self._write() as db:
+                migrations.apply(db)
 
     @classmethod
     def from_settings(cls, settings) -> History:
@@ -104,6 +106,8 @@ class History(SideTables):
             db.conn.rollback()
             raise
         db.conn.commit()
+        if self._erase_pending or self._pending_in_file():  # a forget waited on a reader
+            self.finish_erasure(wait_s=0)  # try again, without waiting
 
     def writable(self, timeout_s: float = 0.5) -> bool:
         """For /readyz: a write transaction can start within ``timeout_s`` (the file is not
@@ -209,19 +213,6 @@ class History(SideTables):
         for name, data in files.items():
             (out / name).write_bytes(data)
         return [out / name for name in files]
-
-    def forget(self, user: str) -> int:
-        """Delete everything of one user in every table; returns the analyses deleted. Deleted
-        pages are zeroed (``secure_delete``) and the WAL is checkpointed and truncated."""
-        user = user_key(user)
-        with self._write() as db:
-            count = db.execute("DELETE FROM records WHERE user = ?", [user]).rowcount
-            for table in ("user_settings", "consents", "jobs", "channel_settings"):
-                db.execute(f"DELETE FROM {table} WHERE user = ?", [user])
-            db.execute(ORPHAN_REPLIES)
-            db.execute("UPDATE channel_settings SET set_by = NULL WHERE set_by = ?", [user])
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        return count
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete analyses older than each user's retention (their own, else the default; 0 keeps

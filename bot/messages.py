@@ -107,6 +107,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Deleted: {records} analyses and everything else stored about you.",
         "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。",
     },
+    "forget.erasing": {
+        "en": "Deleted: {records} analyses and everything else stored about you. The database is "
+        "being read right now (a backup?), so the deleted data is wiped from the file as soon as "
+        "that finishes.",
+        "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。数据库此刻正被读取（可能在备份），"
+        "读取结束后，已删除的数据会立即从文件中抹去。",
+    },
     "forget.cancelled": {"en": "Nothing was deleted.", "zh": "没有删除任何内容。"},
     # --- audio intake ----------------------------------------------------------------------------
     "audio.unreadable": {
@@ -187,6 +194,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "I couldn't detect any speech in that recording (only music, noise or other sounds). "
         "Please send a recording of someone speaking.",
         "zh": "在这段录音中没有检测到说话声（只有音乐、噪音或其他声音）。请发送有人说话的录音。",
+    },
+    "audio.tracks_unheard": {
+        "en": "I listened to the first {checked} of this file's {tracks} audio tracks and heard no "
+        "speech in them. If the speech is on a later track, please send that track on its own.",
+        "zh": "这个文件有 {tracks} 条音轨，我听了前 {checked} 条，没有听到说话声。"
+        "如果说话声在后面的音轨上，请单独发送那条音轨。",
     },
     "audio.timeout": {
         "en": "Reading that file took too long, so I stopped. Please send a shorter or simpler "

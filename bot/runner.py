@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from bot import logs, metrics
+from bot import audio, logs, metrics
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if settings.server.enabled:
         server = await health_mod.serve(state, settings.server.host, settings.server.port)
     try:
+        await asyncio.to_thread(audio.remove_stale_temp)  # voice left by a killed process
         async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
             logs.set_salt(core.history.salt())

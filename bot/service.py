@@ -9,6 +9,7 @@ and failure is a ``Reply`` with ``ok=False`` in the user's language.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import os
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 NOTICE_KEY = "first_use_notice"
 SILENT = object()  # policy verdict: an automatic analysis nobody asked for; say nothing
+_requester: contextvars.ContextVar[str] = contextvars.ContextVar("requester", default="")
 
 
 class Service:
@@ -55,8 +57,7 @@ class Service:
         return language(sender.language) if sender.language else self.settings.reply.language
 
     def refuse(self, key: str, lang: str, reason: str, **params) -> Reply:
-        metrics.REJECTIONS.labels(reason).inc()
-        return Reply((), headline=text(key, lang, **params), ok=False)
+        return _refusal(text(key, lang, **params), reason)
 
     def auto_enabled(self, chat: str) -> bool:
         if self.settings.privacy.workplace_mode:
@@ -108,6 +109,7 @@ class Service:
     async def analyze(self, req: AudioRequest) -> Reply | None:
         """Analyse one file; ``None`` means stay silent (an automatic analysis that isn't wanted)."""
         started = time.monotonic()
+        _requester.set(req.sender.key)  # names the user in refusal log lines (``_refusal``)
         platform = req.sender.platform
         lang = await asyncio.to_thread(self.lang, req.sender)
         try:
@@ -212,6 +214,8 @@ class Service:
 
 def _refusal(message: str, reason: str) -> Reply:
     metrics.REJECTIONS.labels(reason).inc()
+    user = _requester.get()  # for the operator: why, and whose request (as a salted hash only)
+    logger.info("refused an analysis for %s: %s", user_ref(user) if user else "-", reason)
     return Reply((), headline=message, ok=False)
 
 

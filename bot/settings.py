@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.settings_checks import SettingsError, check_order, read_toml, validate
+
 from engine.engine import EngineConfig
 from engine.loader import ModelSpec
 
@@ -32,10 +34,6 @@ SECRET_NAMES = (
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
 )
-
-
-class SettingsError(ValueError):
-    """A setting is unknown, of the wrong type or out of range. The message names the key."""
 
 
 def _check(*allowed: object):
@@ -219,13 +217,7 @@ def load(
     path = find_config(cli_path, environ, cwd or Path.cwd())
     raw: dict[str, dict[str, object]] = {}
     if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise SettingsError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+        raw = read_toml(path)
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX):
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
@@ -247,7 +239,9 @@ def from_mapping(
         if not isinstance(values, Mapping):
             raise SettingsError(f"[{section}] must be a table of keys")
         sections[section] = _build_section(section, SECTIONS[section], values)
-    return Settings(**sections, secrets=secrets, source=source)
+    settings = Settings(**sections, secrets=secrets, source=source)
+    check_order(settings)
+    return settings
 
 
 def _parse_env_value(value: str) -> object:
@@ -267,47 +261,5 @@ def _build_section(section: str, cls: type, values: Mapping[str, object]):
             raise SettingsError(
                 f"unknown key {section}.{key}; expected one of: {', '.join(fields)}"
             )
-        kwargs[key] = _validate(f"{section}.{key}", value, hints[key], fields[key].metadata)
+        kwargs[key] = validate(f"{section}.{key}", value, hints[key], fields[key].metadata)
     return cls(**kwargs)
-
-
-def _validate(name: str, value: object, hint: object, meta: Mapping[str, object]) -> object:
-    allowed = typing.get_args(hint) or (hint,)
-    value = _coerce(name, value, allowed)
-    if "choices" in meta and value not in meta["choices"]:
-        choices = " | ".join(repr(c) for c in meta["choices"])
-        raise SettingsError(f"{name} = {value!r}: expected one of {choices}")
-    if "range" in meta and isinstance(value, (int, float)):
-        lo, hi = meta["range"]
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-            raise SettingsError(f"{name} = {value!r}: expected a number {bounds}")
-    if name == "engine.max_batch_size" and (
-        (isinstance(value, str) and value != "auto") or (isinstance(value, int) and value < 1)
-    ):
-        raise SettingsError(f"{name} = {value!r}: expected \"auto\" or a whole number >= 1")
-    if name == "engine.device" and not _valid_device(str(value)):
-        raise SettingsError(f'{name} = {value!r}: expected "auto", "cpu", "cuda" or "cuda:N"')
-    return value
-
-
-def _coerce(name: str, value: object, allowed: tuple) -> object:
-    for kind in allowed:
-        if kind is bool and isinstance(value, bool):
-            return value
-        if kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if kind is str and isinstance(value, str):
-            return value
-    expected = " or ".join({bool: "true/false", int: "a whole number", float: "a number",
-                            str: "a string"}[k] for k in allowed)
-    raise SettingsError(f"{name} = {value!r}: expected {expected}")
-
-
-def _valid_device(device: str) -> bool:
-    if device in ("auto", "cpu", "cuda"):
-        return True
-    head, _, index = device.partition(":")
-    return head == "cuda" and index.isdigit()

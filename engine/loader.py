@@ -144,9 +144,18 @@ def build(directory: Path, dtype=None):
                 f"{directory} is not an emotion2vec model directory: {required.name} is missing. "
                 "A model directory needs config.yaml and model.pt (FunASR's layout)."
             )
-    cfg = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    try:
+        cfg = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise ModelLoadError(f"{config_path} is not a YAML file{at}: restore it from the "
+                             "model's download") from None
     if not isinstance(cfg, dict) or cfg.get("model") != "Emotion2vec":
         raise ModelLoadError(f"{config_path} does not describe an Emotion2vec model")
+    if not isinstance(cfg.get("model_conf"), dict):
+        raise ModelLoadError(f"{config_path} has no model_conf section: restore it from the "
+                             "model's download")
     tokens_path = directory / "tokens.txt"
     tokens = tokens_path.read_text(encoding="utf-8") if tokens_path.is_file() else ""
     labels, head_index = read_tokens(tokens)
@@ -156,6 +165,9 @@ def build(directory: Path, dtype=None):
         state = torch.load(weights_path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # a corrupt or non-torch file
         raise ModelLoadError(f"cannot read {weights_path}: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"{weights_path} holds a {type(state).__name__}, not a state dict "
+                             "of tensors: it is not an emotion2vec checkpoint")
     for nested in ("state_dict", "model_state_dict", "model"):
         if isinstance(state.get(nested), dict):
             state = state[nested]
@@ -174,6 +186,8 @@ def build(directory: Path, dtype=None):
         source = next((p + key for p in ("", *SCOPE_PREFIXES) if p + key in state), None)
         if source is None:
             problems.append(f"missing {key}")
+        elif not isinstance(state[source], torch.Tensor):
+            problems.append(f"{key}: checkpoint holds a {type(state[source]).__name__}")
         elif tuple(state[source].shape) != tuple(tensor.shape):
             problems.append(
                 f"{key}: checkpoint {tuple(state[source].shape)} != model {tuple(tensor.shape)}"
@@ -219,7 +233,7 @@ def _release_pages(tensor) -> None:
 
 def _head_size(state) -> int:
     for key in ("proj.weight", *(p + "proj.weight" for p in SCOPE_PREFIXES)):
-        if key in state:
+        if key in state and getattr(state[key], "ndim", 0) == 2:
             return int(state[key].shape[0])
     raise ModelLoadError(
         "this checkpoint has no emotion classification head (proj.weight): it is a feature "

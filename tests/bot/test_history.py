@@ -221,3 +221,27 @@ def test_writable_reports_a_locked_database(tmp_path):
     assert True is history.writable()
     other.close()
     history.close()
+
+
+def test_a_database_from_before_the_delivery_columns_gets_them_with_zero(tmp_path):
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from bot.history_schema import migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    migrations.apply(Database(conn), stop_before="0004_job_delivery")  # as version 0003 left it
+    conn.execute("INSERT INTO jobs (platform, ref, user, chat, status, detail, created_at, "
+                 "updated_at) VALUES ('slack', 'e1', 'slack:T:U', '', 'pending', '', '', '')")
+    conn.commit()
+    conn.close()
+    h = History(path)
+    try:
+        (job,) = h.pending_jobs("slack")
+        assert ("e1", 0, 0, 0, None) == (job["ref"], job["runs"], job["attempts"],
+                                         job["sent_parts"], job["next_attempt_at"])
+        assert 1 == h.start_run(job["id"])
+    finally:
+        h.close()
