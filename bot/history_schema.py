@@ -48,3 +48,12 @@ def _job_payload(db: Database) -> None:
 @migrations(name="0003_float16_embeddings")
 def _float16(db: Database) -> None:
     db["user_settings"].add_column("float16_embeddings", int)
+
+
+@migrations(name="0004_record_speaker")
+def _record_speaker(db: Database) -> None:
+    # Whose voice a record is (the requester files it; the speaker may be someone else who
+    # consented). Rows from before this step were always the requester's own voice.
+    db["records"].add_column("speaker", str)
+    db.execute("UPDATE records SET speaker = user")
+    db["records"].create_index(["speaker"])

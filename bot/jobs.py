@@ -36,6 +36,9 @@ NOTICE_KEYS = {
     "missing_scope": "slack.missing_scope",
     "file_not_found": "fetch.not_found",
     "fetch_failed": "fetch.failed",
+    "send_audio": "hint.send_audio",  # a private Telegram chat got text, a photo, a sticker
+    "no_upload_yet": "slack.no_upload",
+    "message_link": "slack.message_link",
 }
 
 

@@ -167,9 +167,8 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
     },
     "privacy.not_owner": {
         "en": "This audio was recorded or uploaded by someone else, so I won't analyse it unless they "
-        "agree (Telegram: /optin in this chat; Slack: /emotion consent on).",
-        "zh": "这段音频是别人录制或上传的，除非对方同意，否则我不会分析（Telegram：在此聊天中 /optin；"
-        "Slack：/emotion consent on）。",
+        "agree by sending /optin in this chat.",
+        "zh": "这段音频是别人录制或上传的，除非对方在此聊天中发送 /optin 表示同意，否则我不会分析。",
     },
     # --- limits, busy, downloads ------------------------------------------------------------------
     "limits.rate": {
