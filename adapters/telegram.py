@@ -61,6 +61,10 @@ def register(app: Application, handlers: Handlers) -> None:
     names = [name for name, _ in handlers.core.command_list("telegram", "en")]
     app.add_handler(CommandHandler(names + list(EXTRA_COMMANDS), handlers.command))
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.command))
+    # In a private chat nothing goes unanswered: what isn't audio (text, photos, stickers) gets
+    # a pointer to /help (audio never reaches the handlers: the intake took it).
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND
+                                   & ~filters.StatusUpdate.ALL, handlers.pointer))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_error_handler(_log_error)
 
@@ -104,6 +108,7 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
     """The job for one analysis: deliver into the chat (privately for a private reply asked
     for in a group), "typing…" meanwhile for an explicit request."""
     box: list[calls.Outbox] = []
+    aside: list[calls.Outbox] = []
 
     async def deliver(reply: Reply):
         try:
@@ -111,7 +116,10 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
                 await send_private(bot, core, reply, payload["chat_id"], payload["reply_to"], req.sender)
                 return DELIVERED
             if not box:
-                box.append(calls.Outbox(reply, payload["chat_id"], payload["reply_to"]))
+                room = reply
+                if reply.aside is not None:  # the files for the requester's private chat first
+                    room = reply.in_room(await _send_aside(bot, reply, payload["user_id"], aside))
+                box.append(calls.Outbox(room, payload["chat_id"], payload["reply_to"]))
             await box[0].flush(bot)  # goes on after the parts already sent
             return DELIVERED
         except RetryAfter as err:
@@ -125,6 +133,18 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
         return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)
 
     return Job(req, payload, deliver, working if req.explicit else None)
+
+
+async def _send_aside(bot, reply: Reply, user_id: int, box: list[calls.Outbox]) -> bool:
+    """The reply's private files in the requester's private chat (a retry goes on where it
+    stopped); False when they never opened one."""
+    if not box:
+        box.append(calls.Outbox(reply.privately(), user_id, None))
+    try:
+        await box[0].flush(bot)
+        return True
+    except Forbidden:
+        return False
 
 
 async def _revive(bot, core: Core, row: dict) -> Job | None:
@@ -179,6 +199,14 @@ class Handlers:
         req = CommandRequest(render.sender_of(user), render.chat_key(chat.id), name.lower(),
                              tuple(args), private=chat.type == "private")
         await self._deliver(context.bot, msg, await self.core.command(req), user, chat.id)
+
+    async def pointer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Text, a photo, a sticker… in a private chat: what I can do instead of silence."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or user is None or user.is_bot:
+            return
+        reply = await self.core.notice("send_audio", render.sender_of(user))
+        await self._deliver(context.bot, msg, reply, user, msg.chat.id)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user

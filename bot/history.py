@@ -230,6 +230,8 @@ class History(SideTables):
             count = db.execute(f"DELETE FROM records WHERE {MINE}", [user, user]).rowcount
             for table in ("user_settings", "consents", "jobs", "channel_settings"):
                 db.execute(f"DELETE FROM {table} WHERE user = ?", [user])
+            # someone else's journaled request for this person's voice (Telegram's ``owner``)
+            db.execute("DELETE FROM jobs WHERE json_extract(payload, '$.owner') = ?", [user])
             db.execute("UPDATE channel_settings SET set_by = NULL WHERE set_by = ?", [user])
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return count
