@@ -3,7 +3,9 @@
 ``plan(reply, target, public)`` returns the calls that show one ``Reply`` on Slack, in order:
 a message (in the thread, or ephemeral to the requester) and, when there are files, one
 ``files_upload_v2`` (in the thread, or in the requester's direct message with the app when the
-reply is private: an ephemeral message cannot carry files).
+reply is private: an ephemeral message cannot carry files). Files a reply sets aside for the
+requester alone (``Reply.aside``: a voice embedding in a shared channel) go to their DM too,
+after the channel's message that says so.
 """
 
 from __future__ import annotations
@@ -75,12 +77,21 @@ def blocks(text: str, buttons) -> list[dict] | None:
 
 
 def files(reply) -> list[dict]:
+    return uploads_of(reply.attachments)
+
+
+def uploads_of(attachments) -> list[dict]:
     return [{"content": a.data, "filename": a.filename, "title": a.filename}
-            for a in reply.attachments]
+            for a in attachments]
 
 
 def plan(reply, target: Target, public: bool = True) -> list[Call]:
     """The calls that show ``reply``. Refusals and personal data go to the requester alone."""
+    aside = reply.aside
+    if aside is not None:
+        reply = reply.in_room()
+        return [*plan(reply, target, public),
+                Call("dm_upload", {"user": target.user, "file_uploads": uploads_of(aside.files)})]
     text = mrkdwn(reply)
     message = {"text": text}
     layout = blocks(text, reply.buttons)

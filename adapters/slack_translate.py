@@ -19,6 +19,9 @@ PUBLIC_COMMANDS = ("auto",)  # the channel should see that auto mode was switche
 AUDIO_TYPES = {"mp3", "m4a", "ogg", "oga", "opus", "wav", "webm", "flac", "aac", "amr", "aiff",
                "wma", "weba", "3gp"}
 _FILE_ID = re.compile(r"^F[A-Z0-9]{6,}$")
+# A message's permalink: https://team.slack.com/archives/C0123ABCD/p1700000000000100
+_MESSAGE_LINK = re.compile(r"^https?://[^/]+/archives/[A-Z0-9]+/p\d+")
+MESSAGE_LINK = "message_link"  # what parse_command calls a pasted message link
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,16 @@ def from_event(team: str, event: dict) -> Origin:
 
 
 def parse_command(words: str) -> tuple[str, tuple[str, ...]]:
-    """``""`` -> analyse the latest file; a file ID or permalink -> analyse it; else a command."""
+    """``""`` -> analyse the latest file; a file ID or permalink -> analyse it; a message's
+    link -> ``MESSAGE_LINK`` (the app never reads channel history); else a command."""
     parts = words.split()
     if not parts:
         return "analyse", ()
     file_id = file_id_from(parts[0])
     if file_id:
         return "analyse", (file_id,)
+    if _MESSAGE_LINK.match(parts[0].strip("<>").split("|")[0]):
+        return MESSAGE_LINK, ()
     return parts[0].lower(), tuple(parts[1:])
 
 
@@ -94,9 +100,21 @@ def file_id_from(arg: str) -> str | None:
 
 
 def is_audio(file: dict) -> bool:
+    """Audio, or a Slack clip (a recorded voice or video message: subtype ``slack_audio`` /
+    ``slack_video``)."""
     return (str(file.get("mimetype", "")).startswith("audio/")
-            or file.get("subtype") == "slack_audio"
+            or file.get("subtype") in ("slack_audio", "slack_video")
             or str(file.get("filetype", "")).lower() in AUDIO_TYPES)
+
+
+def has_sound(file: dict) -> bool:
+    """What the message shortcut (an explicit request) analyses: audio, a clip, or any video."""
+    return is_audio(file) or str(file.get("mimetype", "")).startswith("video/")
+
+
+def is_stub(file: dict) -> bool:
+    """A ``file_share`` event may carry only a stub; the file is then read with files.info."""
+    return file.get("file_access") == "check_file_info"
 
 
 def thread_of(file: dict, channel: str) -> str | None:

@@ -23,9 +23,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from adapters.slack_render import Call, Target, plan
-from adapters.slack_translate import (MAX_UPLOAD, PUBLIC_COMMANDS, Origin, audio_request,
-                                      from_command, from_event, from_interaction, is_audio,
-                                      parse_command, thread_of)
+from adapters.slack_translate import (MAX_UPLOAD, MESSAGE_LINK, PUBLIC_COMMANDS, Origin,
+                                      audio_request, from_command, from_event, from_interaction,
+                                      has_sound, is_audio, is_stub, parse_command, thread_of)
 from bot.core import Core, Delivered, Job, Outcome, RetryLater, Undeliverable
 from bot.reply import Reply
 from bot.requests import CommandRequest, FetchError
@@ -130,6 +130,9 @@ class Bridge:
     async def command(self, body: dict) -> None:
         origin = from_command(body)
         name, args = parse_command(body.get("text") or "")
+        if name == MESSAGE_LINK:
+            return await self.deliver(await self.core.notice("message_link", origin.sender),
+                                      origin)
         if name != "analyse":
             req = CommandRequest(origin.sender, origin.chat, name, args,
                                  private=origin.channel_type == "im", max_upload_bytes=MAX_UPLOAD)
@@ -138,14 +141,14 @@ class Bridge:
             return
         file_id = args[0] if args else await self.core.latest_file(origin.sender.key,
                                                                    origin.chat)
-        if not file_id:
-            return await self.deliver(await self.core.notice("file_not_found", origin.sender),
+        if not file_id:  # nothing uploaded here yet: say so, not "couldn't find that file"
+            return await self.deliver(await self.core.notice("no_upload_yet", origin.sender),
                                       origin)
         await self.analyse(origin, file_id, explicit=True, kind="command", trigger=trigger_of(body))
 
     async def shortcut(self, body: dict) -> None:
         origin = from_interaction(body)
-        audio = [f for f in (body.get("message") or {}).get("files", []) if is_audio(f)]
+        audio = [f for f in (body.get("message") or {}).get("files", []) if has_sound(f)]
         if not audio:
             note = await self.core.notice("no_audio_in_message", origin.sender)
             return await self.deliver(note, origin)
@@ -163,7 +166,8 @@ class Bridge:
 
     async def file_share(self, team: str, event: dict, bot_user: str | None) -> None:
         origin = from_event(team, event)
-        audio = [f for f in event.get("files", []) if is_audio(f) and f.get("user") != bot_user]
+        shared = [await self.full_file(f) for f in event.get("files", [])]
+        audio = [f for f in shared if is_audio(f) and f.get("user") != bot_user]
         for file in audio:
             await self.core.remember_file(origin.sender.key, origin.chat, file["id"])
         direct = origin.channel_type == "im"  # audio sent to the app's own DM is a request
@@ -172,6 +176,18 @@ class Bridge:
         for file in audio:
             if self.files.first((origin.chat, file["id"])):
                 await self.analyse(origin, file["id"], explicit=direct, kind="auto")
+
+    async def full_file(self, file: dict) -> dict:
+        """The file object itself: a stub (``file_access: check_file_info``) read with
+        files.info; the stub as it is when that fails."""
+        if not is_stub(file) or not file.get("id"):
+            return file
+        try:
+            info = await asyncio.to_thread(self.client.files_info, file=file["id"])
+        except SlackApiError as err:
+            logger.warning("files.info for a shared file failed: %s", err.response.get("error"))
+            return file
+        return info.get("file") or file
 
     # --- analysis and delivery --------------------------------------------------------------
 

@@ -67,6 +67,10 @@ def register(app: Application, handlers: Handlers) -> None:
     names = [name for name, _ in handlers.core.command_list("telegram", "en")]
     app.add_handler(CommandHandler(names + list(EXTRA_COMMANDS), handlers.command))
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.command))
+    # In a private chat nothing goes unanswered: what isn't audio (text, photos, stickers) gets
+    # a pointer to /help (audio never reaches the handlers: the intake took it).
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND
+                                   & ~filters.StatusUpdate.ALL, handlers.pointer))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_error_handler(_log_error)
 
@@ -108,7 +112,10 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
 
 def job_of(bot, core: Core, req, payload: dict) -> Job:
     """The job for one analysis: deliver into the chat (privately for a private reply asked
-    for in a group), "typing…" meanwhile for an explicit request."""
+    for in a group; a reply's ``aside``, its private files, to the requester's private chat
+    first), "typing…" meanwhile for an explicit request. The aside's calls count as the first
+    parts of the reply, so a later attempt goes on after whatever was sent."""
+
     async def deliver(reply: Reply, sent: int):
         if reply.private and payload["chat_type"] in render.GROUP_TYPES:
             try:
@@ -119,21 +126,48 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
                 return RetryLater("flood control", calls.seconds(err))
             except TelegramError as err:
                 return Undeliverable(type(err).__name__)
-        box = calls.Outbox(reply, payload["chat_id"], payload["reply_to"], sent, patient=False)
+        progress = [sent]
         try:
-            await box.flush(bot)  # from the first part not yet sent
-            return Delivered(box.sent)
+            room = reply
+            if reply.aside is not None:  # the files for the requester's private chat first
+                room = reply.in_room(await _send_aside(bot, reply, payload["user_id"], progress))
+            first = progress[1] if len(progress) > 1 else 0
+            box = calls.Outbox(room, payload["chat_id"], payload["reply_to"],
+                               progress[0] - first, patient=False)
+            try:
+                await box.flush(bot)  # from the first part not yet sent
+            finally:
+                progress[0] = first + box.sent
+            return Delivered(progress[0])
         except RetryAfter as err:  # flood control: the core waits as long as Telegram said
-            return RetryLater("flood control", calls.seconds(err), box.sent)
+            return RetryLater("flood control", calls.seconds(err), progress[0])
         except NetworkError as err:  # TimedOut included: the rest still goes
-            return RetryLater(type(err).__name__, sent=box.sent)
+            return RetryLater(type(err).__name__, sent=progress[0])
         except TelegramError as err:  # refused for good (blocked, chat gone)
-            return Undeliverable(type(err).__name__, box.sent)
+            return Undeliverable(type(err).__name__, progress[0])
 
     def working():
         return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)
 
     return Job(req, payload, deliver, working if req.explicit else None)
+
+
+async def _send_aside(bot, reply: Reply, user_id: int, progress: list[int]) -> bool:
+    """The reply's private files in the requester's private chat, from part ``progress[0]``
+    on; False when they never opened one. Appends the aside's length to ``progress``."""
+    aside = calls.Outbox(reply.privately(), user_id, None, progress[0],
+                         patient=False)
+    length = len(aside.calls)
+    reached = True
+    if progress[0] < length:
+        try:
+            await aside.flush(bot)
+        except Forbidden:
+            reached = False
+        finally:
+            progress[0] = max(progress[0], aside.sent) if reached else length
+    progress.append(length)
+    return reached
 
 
 async def _revive(bot, core: Core, row: dict, settings: Settings) -> Job | None:
@@ -199,6 +233,14 @@ class Handlers:
         req = CommandRequest(render.sender_of(user), render.chat_key(chat.id), name.lower(),
                              tuple(args), private=chat.type == "private")
         await self._deliver(context.bot, msg, await self.core.command(req), user, chat.id)
+
+    async def pointer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Text, a photo, a sticker… in a private chat: what I can do instead of silence."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or user is None or user.is_bot:
+            return
+        reply = await self.core.notice("send_audio", render.sender_of(user))
+        await self._deliver(context.bot, msg, reply, user, msg.chat.id)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user

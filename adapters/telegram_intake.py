@@ -59,7 +59,8 @@ class Ask:
 
 def ask_of(update, bot_username: str | None) -> Ask | None:
     """What the handlers will analyse for this update (the same rules as ``register``): a voice
-    note, audio, video note or (in a private chat) any document; or ``/emotion`` replying to one."""
+    note, audio, video note, video (its sound) or (in a private chat) any document; or
+    ``/emotion`` replying to one."""
     msg = getattr(update, "message", None)
     if msg is None or msg.from_user is None:
         return None

@@ -135,12 +135,12 @@ class AudioFile:
 
 
 def audio_of(message, any_document: bool = False) -> AudioFile | None:
-    """The audio in a message: a voice note, an audio file, a video note, or a document that
-    looks like audio (any document when ``any_document``: in a private chat the user clearly
-    wants it analysed, and a clear "not audio" beats silence)."""
+    """The audio in a message: a voice note, an audio file, a video note or video (its sound
+    track), or a document that looks like audio (any document when ``any_document``: in a
+    private chat the user clearly wants it analysed, and a clear "not audio" beats silence)."""
     if message is None:
         return None
-    for media in (message.voice, message.audio, message.video_note):
+    for media in (message.voice, message.audio, message.video_note, message.video):
         if media is not None:
             with warnings.catch_warnings():  # PTB 22 warns that duration becomes a timedelta
                 warnings.simplefilter("ignore")
@@ -188,6 +188,8 @@ def audio_request(target, requester, chat, file: AudioFile,
     ``ref`` names the asking message, so a redelivered update is one job while asking twice on
     purpose is two."""
     origin = getattr(target, "forward_origin", None)
+    if getattr(target, "is_automatic_forward", False):
+        origin = None  # a linked channel's post re-posted by its account: its own, not a forward
     if origin is not None:
         origin_user = getattr(origin, "sender_user", None)  # MessageOriginUser only
         owner = user_key(origin_user.id) if origin_user is not None else None

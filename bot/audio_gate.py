@@ -27,6 +27,8 @@ _TARGET_DBFS = -20.0  # loud-frame level quiet speech is raised to
 _PEAK_CEILING_DBFS = -1.0
 _CANCELLED_DB = -20.0  # a downmix this far under its loudest channel cancelled out
 _CLIP_LEVEL = 0.999
+ABSURD_RATIO = 10.0  # a declared length over 10x what decoded is a broken header, not a cut
+ABSURD_SECONDS = 86_400.0  # nor is one over a day
 
 _vad_lock = threading.Lock()
 _vad_model = None
@@ -87,6 +89,7 @@ def completeness_notes(
         and math.isfinite(declared_duration_s)
         and declared_duration_s - duration_s >= 1.0
         and duration_s < 0.8 * declared_duration_s
+        and not _absurd(declared_duration_s, duration_s)
     ):
         notes.append(Note("audio.note.truncated", {
             "heard_s": round(duration_s, 1), "declared_s": round(declared_duration_s, 1),
@@ -94,6 +97,11 @@ def completeness_notes(
     if decoder_errors:
         notes.append(Note("audio.note.damaged", {"errors": decoder_errors}))
     return notes
+
+
+def _absurd(declared_s: float, heard_s: float) -> bool:
+    """A declared length no cut-off explains (a header claiming 10,000 hours): not a note."""
+    return declared_s > ABSURD_RATIO * heard_s or declared_s > ABSURD_SECONDS
 
 
 def speech_seconds(waveform: np.ndarray, threshold: float = 0.5) -> float:

@@ -40,6 +40,7 @@ DESCRIPTIONS_ZH = {
     "optin": "群组：分析我在这里的语音", "optout": "群组：停止分析我在这里的语音",
     "emotion": "回复一条语音以分析它", "consent": "on|off：允许他人分析你上传的音频", "auto": "on|off：分析此频道分享的每个音频文件",
 }
+OPEN_TO_ALL = ("help", "start", "privacy")  # what a shared identity may still ask
 PLATFORM_ONLY = {"optin": "telegram", "optout": "telegram", "start": "telegram", "emotion": "telegram",
                  "consent": "slack", "auto": "slack"}
 
@@ -55,6 +56,11 @@ async def run_command(service, req: CommandRequest) -> Reply:
     lang = await asyncio.to_thread(service.lang, req.sender)
     if handler is None:
         return Reply((), headline=text("cmd.unknown", lang), ok=False)
+    from bot.service import SHARED_IDENTITIES
+
+    if req.sender.key in SHARED_IDENTITIES and req.command not in OPEN_TO_ALL:
+        # one anonymous /optin would opt in every anonymous admin; no one's history is theirs
+        return Reply((), headline=text("privacy.shared_sender", lang), ok=False)
     return await asyncio.to_thread(handler, service, req, lang)
 
 
@@ -114,13 +120,22 @@ def _trend(service, req, lang):
     png = service.history.trend_png(req.sender.key)
     if not png:
         return Reply((), headline=text("cmd.trend.empty", lang), private=True)
-    return Reply((), headline=text("cmd.trend.title", lang), private=True,
-                 attachments=(Attachment("trend.png", png, "image/png", "chart"),))
+    return _files_where(Reply((), headline=text("cmd.trend.title", lang), private=True,
+                        attachments=(Attachment("trend.png", png, "image/png", "chart"),)), req,
+                        lang)
 
 
 def _export(service, req, lang):
     files, count, stored = service.history.export_files(req.sender.key)
-    return _private(export_reply(files, count, stored, lang))
+    return _files_where(_private(export_reply(files, count, stored, lang)), req, lang)
+
+
+def _files_where(reply: Reply, req, lang) -> Reply:
+    """Slack shows personal text as an ephemeral message, which cannot carry files: they go to
+    the person's DM with the app, and the message says so."""
+    if req.sender.platform == "slack" and not req.private and reply.attachments:
+        return reply.with_parts((*reply.parts, text("slack.files_in_dm", lang)))
+    return reply
 
 
 def _forget(service, req, lang):

@@ -81,7 +81,8 @@ Revive = Callable[[dict], Awaitable[Job | None]]
 # What an adapter may ask the core to say, without choosing the words: each maps to one message
 # of the catalogue, in the person's language.
 NOTICES = ("private_sent", "open_private_chat", "no_audio_in_message", "not_in_channel",
-           "missing_scope", "file_not_found", "fetch_failed", "post_failed")
+           "missing_scope", "file_not_found", "fetch_failed", "post_failed",
+           "send_audio", "no_upload_yet", "message_link")
 
 
 class Core(Protocol):

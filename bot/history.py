@@ -8,7 +8,9 @@ numbered sqlite-utils ``Migrations`` steps, applied under the same write lock.
 
 Users are keys ``platform:id`` (``telegram:123``, ``slack:T01:U02``, ``cli:NAME``). Every query
 that returns user data takes the key and filters by it: no query returns another user's rows,
-whatever chat they shared. Audio is never stored.
+whatever chat they shared. A record is filed under the user who asked (``user``) and knows whose
+voice it is (``speaker``; NULL when unknown): both see it, export it, and forget it. Audio is
+never stored.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from bot.history_tables import SideTables, stamp, user_key
 JOB_KEEP_DAYS = 7  # finished jobs are purged after this many days
 GRANULARITIES = ("utterance", "frame")
 EXPORT_FIELDS = ("id", "at", "platform", "chat", "duration_s", "granularity", "emotion",
-                 "confidence", "model", "notes")
+                 "confidence", "model", "notes", "voice")
+MINE = "(user = ? OR speaker = ?)"  # a person's records: those they asked for and their voice's
 
 @dataclass(frozen=True)
 class UserSettings:
@@ -138,14 +141,20 @@ class History(SideTables, Erasure):
     # --- analyses ------------------------------------------------------------------------------
 
     def record(self, user: str, result, *, duration_s: float, granularity: str, model: str,
-               chat: str = "", notes=(), at: datetime | None = None) -> int:
-        """Store one analysis (a ``ClipResult``) and return its id. The utterance embedding is
-        kept only when the user's ``store_embeddings`` allows it."""
+               chat: str = "", notes=(), at: datetime | None = None,
+               speaker: str | None = "") -> int:
+        """Store one analysis (a ``ClipResult``) filed under ``user`` and return its id.
+        ``speaker``: whose voice it is (default: ``user``'s own; None: unknown). The utterance
+        embedding is kept only when the ``store_embeddings`` of both allow it."""
         user = user_key(user)
-        keep = self.get_settings(user).store_embeddings and result.embedding is not None
+        speaker = user if speaker == "" else (user_key(speaker) if speaker else None)
+        people = {user, speaker} - {None}
+        keep = result.embedding is not None and all(
+            self.get_settings(who).store_embeddings for who in people)
         emb = np.asarray(result.embedding, dtype=np.float32) if keep else None
         row = {
-            "user": user, "platform": user.split(":", 1)[0], "chat": str(chat), "at": stamp(at),
+            "user": user, "speaker": speaker, "platform": user.split(":", 1)[0],
+            "chat": str(chat), "at": stamp(at),
             "duration_s": float(duration_s), "granularity": granularity,
             "emotion": result.emotion, "confidence": round(float(result.confidence), 6),
             "scores": json.dumps({k: round(v, 6) for k, v in result.score_map().items()}),
@@ -159,10 +168,13 @@ class History(SideTables, Erasure):
     def _rows(self, user: str, since: datetime | None = None, limit: int | None = None,
               embedding: bool = False) -> list[dict]:
         cols = "id, at, platform, chat, duration_s, granularity, emotion, confidence, scores, " \
-               "model, notes" + (", embedding" if embedding else "")
+               "model, notes, CASE WHEN speaker = ? THEN 'yours' WHEN speaker IS NULL " \
+               "THEN 'unknown' ELSE 'someone else' END AS voice" + (
+                   ", embedding" if embedding else "")
+        key = user_key(user)
         rows = [dict(r) for r in self.db.query(
-            f"SELECT {cols} FROM records WHERE user = ? AND at >= ? ORDER BY at DESC, id DESC "
-            "LIMIT ?", [user_key(user), stamp(since) if since else "", -1 if limit is None
+            f"SELECT {cols} FROM records WHERE {MINE} AND at >= ? ORDER BY at DESC, id DESC "
+            "LIMIT ?", [key, key, key, stamp(since) if since else "", -1 if limit is None
                         else int(limit)])]
         for r in rows:
             r["scores"] = json.loads(r["scores"])

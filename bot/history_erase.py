@@ -84,9 +84,13 @@ class Erasure:
         write (or ``finish_erasure``) tries again."""
         user = user_key(user)
         with self._write() as db:
-            count = db.execute("DELETE FROM records WHERE user = ?", [user]).rowcount
+            # their voice's records too, wherever they were filed
+            count = db.execute("DELETE FROM records WHERE user = ? OR speaker = ?",
+                               [user, user]).rowcount
             for table in ("user_settings", "consents", "jobs", "channel_settings"):
                 db.execute(f"DELETE FROM {table} WHERE user = ?", [user])
+            # someone else's journaled request for this person's voice (Telegram's ``owner``)
+            db.execute("DELETE FROM jobs WHERE json_extract(payload, '$.owner') = ?", [user])
             db.execute(ORPHAN_REPLIES)  # kept answers of the jobs just deleted
             db.execute("UPDATE channel_settings SET set_by = NULL WHERE set_by = ?", [user])
         if self.db.execute("PRAGMA freelist_count").fetchone()[0]:

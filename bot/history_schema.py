@@ -60,3 +60,12 @@ def _job_delivery(db: Database) -> None:
     db["jobs"].add_column("next_attempt_at", str)
     # The analysed answer until it is delivered (``bot.reply_codec``), deleted with its job.
     db["job_replies"].create({"job_id": int, "reply": bytes}, pk="job_id")
+
+
+@migrations(name="0005_record_speaker")
+def _record_speaker(db: Database) -> None:
+    # Whose voice a record is (the requester files it; the speaker may be someone else who
+    # consented). Rows from before this step were always the requester's own voice.
+    db["records"].add_column("speaker", str)
+    db.execute("UPDATE records SET speaker = user")
+    db["records"].create_index(["speaker"])

@@ -49,6 +49,9 @@ NOTICE_KEYS = {
     "file_not_found": "fetch.not_found",
     "fetch_failed": "fetch.failed",
     "post_failed": "slack.post_failed",
+    "send_audio": "hint.send_audio",  # a private Telegram chat got text, a photo, a sticker
+    "no_upload_yet": "slack.no_upload",
+    "message_link": "slack.message_link",
 }
 NOTICE_TRIES = 3  # attempts to tell someone their answer could not be delivered
 MB = 1024 * 1024

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.errors import UserFacingError
 from bot.messages_service import SERVICE_MESSAGES
+from bot.messages_speaker import SPEAKER_MESSAGES
 
 LANGUAGES = ("en", "zh")
 
@@ -240,6 +241,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
 }
 CATALOGUE.update(SERVICE_MESSAGES)
+CATALOGUE.update(SPEAKER_MESSAGES)
 
 
 def language(code: str | None) -> str:

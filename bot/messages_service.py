@@ -45,11 +45,15 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Privacy: I never store audio. For each analysis I keep the time, chat, duration, "
         "scores, model and quality notes, plus the embedding unless you turn that off in "
         "/settings. Only you can see your history; in groups I answer history commands in a "
-        "private chat. /export gives you everything, /forget deletes everything. Results are "
+        "private chat, and send embeddings there too. An analysis of your voice that someone "
+        "else asked for (with your consent) is yours as well: it is in your /history and /export, "
+        "and /forget deletes it. /export gives you everything, /forget deletes everything. Results are "
         "estimates of how a voice sounds, not judgements of a person. In the EU, emotion "
         "recognition at work and in education is prohibited.",
         "zh": "隐私：我从不保存音频。每次分析我保存时间、聊天、时长、分数、模型和质量提示，以及嵌入向量"
-        "（可在 /settings 中关闭）。只有你能看到自己的记录；在群组中，我会在私聊中回答记录相关的命令。"
+        "（可在 /settings 中关闭）。只有你能看到自己的记录；在群组中，我会在私聊中回答记录相关的命令，"
+        "嵌入向量也在私聊中发送。别人（经你同意）请求分析你的声音的结果也属于你：它会出现在你的 /history 和 "
+        "/export 中，/forget 会删除它。"
         "/export 导出全部数据，/forget 删除全部数据。结果是对声音听起来如何的估计，而不是对人的评判。"
         "在欧盟，禁止在工作场所和教育中使用情绪识别。",
     },
@@ -167,9 +171,8 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
     },
     "privacy.not_owner": {
         "en": "This audio was recorded or uploaded by someone else, so I won't analyse it unless they "
-        "agree (Telegram: /optin in this chat; Slack: /emotion consent on).",
-        "zh": "这段音频是别人录制或上传的，除非对方同意，否则我不会分析（Telegram：在此聊天中 /optin；"
-        "Slack：/emotion consent on）。",
+        "agree by sending /optin in this chat.",
+        "zh": "这段音频是别人录制或上传的，除非对方在此聊天中发送 /optin 表示同意，否则我不会分析。",
     },
     # --- limits, busy, downloads ------------------------------------------------------------------
     "limits.rate": {

@@ -42,6 +42,18 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Aside:
+    """Files for the requester alone, out of a shared room (a voice embedding is personal):
+    ``files`` go to their private chat, introduced by ``heading``; the room's message ends with
+    ``sent``, or with ``missed`` when their private chat can't be reached."""
+
+    files: tuple[Attachment, ...]
+    heading: str
+    sent: str
+    missed: str
+
+
+@dataclass(frozen=True)
 class Reply:
     parts: tuple[str, ...] = ()
     mono: str | None = None
@@ -50,9 +62,32 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     private: bool = False  # personal data: show it to the requester alone
     ok: bool = True  # False for refusals and failures
+    aside: Aside | None = None  # files for the requester's private chat (shown by in_room)
 
     def with_parts(self, parts: tuple[str, ...]) -> Reply:
         return replace(self, parts=tuple(parts))
+
+    def set_aside(self, kinds: tuple[str, ...], heading: str, sent: str, missed: str) -> Reply:
+        """Move the attachments of ``kinds`` aside, for the requester alone (none: unchanged)."""
+        files = tuple(a for a in self.attachments if a.kind in kinds)
+        if not files:
+            return self
+        rest = tuple(a for a in self.attachments if a.kind not in kinds)
+        return replace(self, attachments=rest, aside=Aside(files, heading, sent, missed))
+
+    def in_room(self, reached: bool = True) -> Reply:
+        """What the shared room sees: everything but the files aside, and the line saying
+        where they went (``reached``) or why they could not."""
+        if self.aside is None:
+            return self
+        line = self.aside.sent if reached else self.aside.missed
+        return replace(self, parts=(*self.parts, line), aside=None)
+
+    def privately(self) -> Reply | None:
+        """The files aside as a reply for the requester's private chat (None: there are none)."""
+        if self.aside is None:
+            return None
+        return Reply((), headline=self.aside.heading, attachments=self.aside.files, private=True)
 
     def plain(self) -> str:
         """The whole reply as plain text (CLI, logs of tests): headline, mono block, paragraphs."""

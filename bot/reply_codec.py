@@ -8,7 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from bot.reply import Attachment, Button, Reply
+from bot.reply import Aside, Attachment, Button, Reply
+
+NESTED = {cls.__name__: cls for cls in (Aside, Button)}  # plain dataclasses inside a Reply
 
 
 def dump(reply: Reply) -> bytes:
@@ -18,8 +20,10 @@ def dump(reply: Reply) -> bytes:
         if isinstance(value, Attachment):
             blobs.append(value.data)
             return {"attachment": [value.filename, value.mime, value.kind, len(value.data)]}
-        if isinstance(value, Button):
-            return {"button": [value.label, value.action]}
+        if type(value).__name__ in NESTED:
+            return {"dataclass": type(value).__name__,
+                    "fields": {f.name: encode(getattr(value, f.name))
+                               for f in dataclasses.fields(value)}}
         if isinstance(value, tuple | list):
             return [encode(v) for v in value]
         return value
@@ -41,8 +45,9 @@ def load(data: bytes) -> Reply:
             blob = data[offset:offset + length]
             offset += length
             return Attachment(filename, blob, mime, kind)
-        if isinstance(value, dict) and "button" in value:
-            return Button(*value["button"])
+        if isinstance(value, dict) and "dataclass" in value:
+            return NESTED[value["dataclass"]](**{k: decode(v)
+                                                 for k, v in value["fields"].items()})
         if isinstance(value, list):
             return tuple(decode(v) for v in value)
         return value

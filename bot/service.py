@@ -33,6 +33,11 @@ NOTICE_KEY = "first_use_notice"
 SILENT = object()  # policy verdict: an automatic analysis nobody asked for; say nothing
 _requester: contextvars.ContextVar[str] = contextvars.ContextVar("requester", default="")
 
+# Identities many people post under: Telegram's anonymous group admins (GroupAnonymousBot) and
+# a linked channel's posts (the service account). Nobody's voice or data can be told apart.
+SHARED_IDENTITIES = frozenset({"telegram:1087968824", "telegram:777000"})
+PRIVATE_KINDS = ("embedding",)  # attachments that go to the requester alone in shared rooms
+
 
 class Service:
     def __init__(self, settings: Settings, history: History, inference: Inference,
@@ -134,7 +139,12 @@ class Service:
     def _policy(self, req: AudioRequest, lang: str) -> Reply | None:
         """A refusal, ``SILENT`` (say nothing), or None when the analysis may go ahead."""
         privacy, sender = self.settings.privacy, req.sender.key
-        owner = req.owner or (None if req.forwarded else sender)
+        owner = speaker_of(req)
+        if sender in SHARED_IDENTITIES:
+            return self.refuse("privacy.shared_sender", lang, "shared_identity") \
+                if req.explicit else SILENT
+        if owner in SHARED_IDENTITIES:
+            return self.refuse("privacy.shared_speaker", lang, "shared_identity")
         if req.forwarded and owner != sender and not privacy.allow_forwarded:
             return self.refuse("privacy.forwarded", lang, "forwarded")
         if owner is not None and owner != sender:
@@ -142,7 +152,8 @@ class Service:
                 return self.refuse("privacy.workplace", lang, "workplace_mode")
             if not (self.history.has_consent(owner, f"chat:{req.chat}")
                     or self.history.has_consent(owner, "others")):
-                return self.refuse("privacy.not_owner", lang, "not_owner")
+                key = "privacy.not_owner" + (".slack" if req.sender.platform == "slack" else "")
+                return self.refuse(key, lang, "not_owner")
         if not req.explicit and req.group:
             wanted = self.auto_enabled(req.chat) or self.history.has_consent(
                 owner or sender, f"chat:{req.chat}")
@@ -194,7 +205,8 @@ class Service:
         first = await asyncio.to_thread(self._first_use, req.sender.key)
         await asyncio.to_thread(
             self.history.record, req.sender.key, result, duration_s=decoded.duration_s,
-            granularity=granularity, model=self.model_id, chat=req.chat, notes=decoded.notes)
+            granularity=granularity, model=self.model_id, chat=req.chat, notes=decoded.notes,
+            speaker=speaker_of(req))
         reply_cfg = self.settings.reply
         reply = for_result(result, decoded.notes, ReplyOptions(
             lang=lang, low_confidence=reply_cfg.low_confidence, mixed_margin=reply_cfg.mixed_margin,
@@ -205,11 +217,21 @@ class Service:
             if req.sender.platform == "slack":  # a workspace is usually a workplace (EU AI Act)
                 notice += (text("notice.workplace", lang),)
             reply = reply.with_parts(reply.parts + notice)
+        if req.group:  # a voice embedding is personal: not for everyone in the room to download
+            where = ".slack" if req.sender.platform == "slack" else ""
+            reply = reply.set_aside(PRIVATE_KINDS, text("aside.heading", lang),
+                                    text("aside.sent" + where, lang), text("aside.missed", lang))
         return reply
 
     def _first_use(self, user: str) -> bool:
         """True exactly once per user (until they /forget): show the short notice."""
         return self.history.first_time(_platform(user), NOTICE_KEY, user)
+
+
+def speaker_of(req: AudioRequest) -> str | None:
+    """Whose voice ``req`` holds: its recorder/uploader when known, else the sender's own unless
+    it was forwarded (then None: unknown)."""
+    return req.owner or (None if req.forwarded else req.sender.key)
 
 
 def _refusal(message: str, reason: str) -> Reply:

@@ -262,3 +262,14 @@ class FakeSocket:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+# --- file objects as events and shortcuts carry them ------------------------------------------
+
+
+def file_stub(file_id: str) -> dict:
+    """What a ``file_share`` event may carry instead of the file: read it with files.info."""
+    return {"id": file_id, "mode": "file_access", "file_access": "check_file_info"}
+
+
+CLIP = {"mimetype": "video/mp4", "filetype": "mp4", "subtype": "slack_video"}  # a Slack video clip

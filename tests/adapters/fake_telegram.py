@@ -345,3 +345,48 @@ def callback(chat_id: int, from_id: int, data: str, message_id: int = 1) -> dict
         "id": f"cb{next(_message_ids)}", "from": user(from_id), "chat_instance": "ci",
         "data": data, "message": {"message_id": message_id, "date": int(time.time()),
                                   "chat": chat(chat_id), "from": BOT, "text": "?"}}}
+
+
+# --- shared identities, media that is not a voice note (tests of who speaks, nothing silent) -----
+
+ANONYMOUS_ADMIN = 1087968824  # GroupAnonymousBot: every anonymous admin of every group
+CHANNEL_SERVICE = 777000  # "Telegram": posts of a linked channel in its discussion group
+
+
+def shared_user(user_id: int) -> dict:
+    names = {ANONYMOUS_ADMIN: "GroupAnonymousBot", CHANNEL_SERVICE: "Telegram"}
+    return {"id": user_id, "is_bot": user_id == ANONYMOUS_ADMIN, "first_name": names[user_id],
+            "username": names[user_id]}
+
+
+def as_shared(msg: dict, user_id: int, channel_id: int = -100555) -> dict:
+    """``msg`` posted by an anonymous admin (as the group) or as a linked channel's post."""
+    msg = {**msg, "from": shared_user(user_id)}
+    if user_id == ANONYMOUS_ADMIN:
+        msg["sender_chat"] = {"id": msg["chat"]["id"], "type": "supergroup", "title": "Group"}
+    else:
+        channel = {"id": channel_id, "type": "channel", "title": "Channel"}
+        msg.update(sender_chat=channel, is_automatic_forward=True, forward_origin={
+            "type": "channel", "date": 1, "chat": channel, "message_id": 3})
+    return msg
+
+
+def video(file_id: str, size: int, duration: int = 3) -> dict:
+    return {"video": {"file_id": file_id, "file_unique_id": file_id, "width": 64, "height": 64,
+                      "duration": duration, "mime_type": "video/mp4", "file_size": size}}
+
+
+def photo(file_id: str = "ph1") -> dict:
+    return {"photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 90,
+                       "height": 90, "file_size": 1200}]}
+
+
+def sticker(file_id: str = "st1") -> dict:
+    return {"sticker": {"file_id": file_id, "file_unique_id": file_id, "type": "regular",
+                        "width": 512, "height": 512, "is_animated": False, "is_video": False,
+                        "emoji": "🙂"}}
+
+
+def hidden_forward() -> dict:
+    """Forwarded from someone whose privacy settings hide who they are."""
+    return {"forward_origin": {"type": "hidden_user", "date": 1, "sender_user_name": "Someone"}}

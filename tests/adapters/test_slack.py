@@ -141,7 +141,7 @@ def test_file_share_then_command_replies_in_thread_with_chart_and_npy(fake, tmp_
     assert 1 == len(names) and names[0].endswith(".npy")
     upload = fake.wait("/upload/" + json.loads(done["files"])[0]["id"])[0]
     assert upload.body.startswith(b"\x93NUMPY")
-    assert ("C1", SHARE_TS) == (done["channel_id"], done["thread_ts"])
+    assert "DU1" == done["channel_id"]  # the embedding: to the requester's DM, not the channel
     paths = [r.path for r in fake.records]
     assert paths.index("/api/files.info") < paths.index("/files/F0AUDIO01/download")
     download = fake.calls("/files/F0AUDIO01/download")[0]

@@ -46,12 +46,13 @@ def test_record_and_history_newest_first(h):
     expected = {"id": first, "at": "2025-01-02T10:00:00Z", "platform": "telegram",
                 "chat": "group-1", "duration_s": 3.0, "granularity": "utterance",
                 "emotion": "sad", "model": "emotion2vec_plus_large",
-                "notes": [{"key": "audio.note.quiet", "params": {"db": -42}}]}
+                "notes": [{"key": "audio.note.quiet", "params": {"db": -42}}], "voice": "yours"}
     assert expected == {k: v for k, v in rows[1].items() if k not in ("confidence", "scores")}
     assert (0.7, 0.0375) == (round(rows[1]["confidence"], 6), rows[1]["scores"]["angry"])
     assert [second] == [r["id"] for r in h.history(ALICE, 1)]
     assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings",
-            "0004_job_delivery"] == h.schema_version()
+            "0004_job_delivery",
+            "0005_record_speaker"] == h.schema_version()
     assert "wal" == h.db.journal_mode
 
 

@@ -67,7 +67,8 @@ def test_processes_write_concurrently_and_migrate_once(tmp_path):
     h = History(path)
     assert [15] * 4 == [len(h.history(f"cli:p{k}", 100)) for k in range(4)]
     assert ["0001_initial", "0002_job_payload", "0003_float16_embeddings",
-            "0004_job_delivery"] == h.schema_version()
+            "0004_job_delivery",
+            "0005_record_speaker"] == h.schema_version()
 
 
 WRITER = """

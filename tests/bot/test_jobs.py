@@ -190,13 +190,15 @@ def test_a_failing_command_is_an_apology_not_a_traceback(world):
 
 def test_a_kept_reply_comes_back_as_it_was():
     from bot import reply_codec
-    from bot.reply import Attachment, Button
+    from bot.reply import Aside, Attachment, Button
 
     reply = Reply(("a note", "另一个"), mono="▇▇ happy", headline="😊 happy (91%)",
                   attachments=(Attachment("e.npy", b"\x93NUMPY\x00\x01", "application/octet-stream",
                                           "embedding"),
                                Attachment("t.png", b"\x89PNG", "image/png", "chart")),
-                  buttons=(Button("Forget", "forget confirm"),), private=True, ok=True)
+                  buttons=(Button("Forget", "forget confirm"),), private=True, ok=True,
+                  aside=Aside((Attachment("f.npy", b"\x93NUMPY", "application/octet-stream",
+                                          "embedding"),), "Your files", "sent", "missed"))
     assert reply == reply_codec.load(reply_codec.dump(reply))
 
 
