@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_history.register(commands)
 
+    from bot import healthcheck
+
+    healthcheck.register(commands)
+
     run = commands.add_parser(
         "run", help="run the chat bots (every platform whose token is set)",
         description="Start every configured chat platform (Telegram when TELEGRAM_BOT_TOKEN is "
@@ -106,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(settings: settings_mod.Settings) -> int:
     import asyncio
 
+    from bot.preflight import UnwritablePath
     from bot.runner import StartupError, run
     from engine.loader import ModelLoadError
 
     try:
         asyncio.run(run(settings))
-    except (StartupError, ModelLoadError) as exc:
+    except (StartupError, ModelLoadError, UnwritablePath) as exc:
         print(f"emotion-bot: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -17,6 +17,7 @@ import signal
 from collections.abc import Callable
 
 from bot import logs, metrics
+from bot import preflight
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from bot.app import inference, running
 
     names = platforms(settings)
+    preflight.check(settings)  # unwritable paths are named before the model loads
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
