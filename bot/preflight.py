@@ -119,8 +119,8 @@ def describe(found: list[Problem], uid: int, gid: int) -> str:
         "Fix it in one of two ways:",
         f"  - give the folder to uid {uid} on the host: sudo chown -R {uid}:{gid} <host folder "
         f"mounted at {first}> (for example: sudo chown -R {uid}:{gid} ./data)",
-        f"  - or use a named volume instead of a bind mount (docker run -v emotion-data:{first} "
-        "...); Docker creates it owned by the image's user",
+        f"  - or use a named volume instead of a bind mount (docker run -v "
+        f"emotion-{first.name or 'data'}:{first} ...); Docker creates it owned by the image's user",
     ]
     return "\n".join(lines)
 
