@@ -188,3 +188,24 @@ def test_run_exits_2_with_the_message_before_the_model_loads(tmp_path):
         f"{os.geteuid()}, gid {os.getegid()}):\n  - {tmp_path}/data/db: database folder "
         f"([history] path = {tmp_path}/data/db/bot.db): cannot create it (Not a directory)\n"
     ), done.stderr
+
+
+def test_a_database_file_another_uid_owns_is_named_even_in_a_writable_folder(foreign_folder):
+    base, uid = foreign_folder
+    db = base / "models" / "bot.db"  # the models folder is writable for everyone
+    db.write_bytes(b"")
+    os.chmod(db, 0o644 if os.geteuid() == 0 else 0o444)
+    settings = from_mapping({"history": {"path": str(db)},
+                             "engine": {"model": str(base / "models")}})
+
+    def attempt() -> str:
+        try:
+            preflight.check(settings)
+        except preflight.UnwritablePath as exc:
+            return str(exc).splitlines()[1]
+        return "no problem found"
+
+    mode = "644" if os.geteuid() == 0 else "444"
+    assert (f"  - {base}/models: database folder ([history] path = {db}): cannot write {db} "
+            f"(Permission denied) ({db} belongs to uid {os.stat(db).st_uid}, mode {mode})"
+            ) == as_uid(uid, attempt)
