@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_history.register(commands)
 
+    from bot import healthcheck
+
+    healthcheck.register(commands)
+
     run = commands.add_parser(
         "run", help="run the chat bots (every platform whose token is set)",
         description="Start every configured chat platform (Telegram when TELEGRAM_BOT_TOKEN is "
@@ -106,15 +110,21 @@ def main(argv: list[str] | None = None) -> int:
 def _run(settings: settings_mod.Settings) -> int:
     import asyncio
 
+    from bot.preflight import UnwritablePath, check
     from bot.runner import StartupError, run
     from engine.loader import ModelLoadError
 
     if problem := history_check.problem(settings):  # before the model loads
         print(problem, file=sys.stderr)
         return 2
+    try:  # then every other path the configuration writes to
+        check(settings)
+    except UnwritablePath as exc:
+        print(f"emotion-bot: {exc}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(run(settings))
-    except (StartupError, ModelLoadError) as exc:
+    except (StartupError, ModelLoadError, UnwritablePath) as exc:
         print(f"emotion-bot: {exc}", file=sys.stderr)
         return 2
     return 0

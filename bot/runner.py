@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from bot import audio, logs, metrics
+from bot import audio, logs, metrics, preflight
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from bot.app import inference, running
 
     names = platforms(settings)
+    preflight.check(settings)  # unwritable paths are named before the model loads
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
