@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up emotion-bot in ./.venv (installing ffmpeg and python3-venv with apt when missing), then:
 #   ./quickstart.sh demo   analyse the bundled sample clips in samples/ with emotion2vec+ large
-#   ./quickstart.sh test   run the test suite
+#   ./quickstart.sh test   lint (ruff check) and run the test suite
 #   ./quickstart.sh setup  only set up
 # Environment: PYTHON (default python3), TORCH_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu
 # for the CPU-only PyTorch build on a machine without an NVIDIA GPU).
@@ -36,6 +36,8 @@ cmd=${1:-demo}
 case "$cmd" in
   setup) setup ;;
   demo) setup; .venv/bin/emotion-bot analyze samples/ --embedding ;;
-  test) setup; shift || true; exec .venv/bin/python -m pytest "$@" ;;
+  test) setup; shift || true
+        .venv/bin/ruff check --quiet . || { echo "ruff check found problems (above)" >&2; exit 1; }
+        exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: $0 demo|test|setup" >&2; exit 2 ;;
 esac

@@ -189,7 +189,7 @@ async def set_commands(bot, core) -> None:
     for lang, code in (("en", None), ("zh", "zh")):
         entries = core.command_list("telegram", lang)
         try:
-            await retry(lambda: bot.set_my_commands(
-                [BotCommand(name, about[:256]) for name, about in entries], language_code=code))
+            commands = [BotCommand(name, about[:256]) for name, about in entries]
+            await retry(lambda c=commands, code=code: bot.set_my_commands(c, language_code=code))
         except TelegramError as err:
             logger.warning("setMyCommands failed: %s", type(err).__name__)

@@ -164,7 +164,8 @@ def main() -> None:
             ("overhead beyond the model (p50)", f"{figures['overhead_p50_s'] * 1000:.0f} ms"),
             ("under load p50 end-to-end", f"{figures['p50_s']:.2f} s"),
             ("under load p95 end-to-end", f"{figures['p95_s']:.2f} s"),
-            ("engine time per clip under load (queue + run)", f"{figures['engine_s_per_clip_under_load'] * 1000:.0f} ms"),
+            ("engine time per clip under load (queue + run)",
+             f"{figures['engine_s_per_clip_under_load'] * 1000:.0f} ms"),
             ("throughput", f"{figures['throughput_notes_per_s']:.2f} notes/s "
                            f"({figures['audio_s_per_s']:.1f} audio-s/s)"),
             ("under flood control: notes / users", f"{args.flood} / {args.flood_users}"),

@@ -171,7 +171,6 @@ def bench_precision(model_dir: Path, precision: str, clips, reference: dict) -> 
         row["peak_rss_mb"] = round(rss_mb("VmHWM"))
     assert list(model.labels) == [str(x).split("/")[-1].replace("<unk>", "unknown")
                                   for x in reference["labels"]]
-    del engine, model
     return rows
 
 

@@ -4,7 +4,8 @@ The content is identified by probing it with ffprobe, never by its name, MIME ty
 duration a platform reports. All work is bounded: input bytes, decoded seconds (``ffmpeg -t`` plus a
 byte cap on ffmpeg's output), sample rate, and one deadline shared by every ffprobe/ffmpeg process,
 which is killed when it expires. Processes get argument lists, never a shell; temporary files are
-always removed (``bot.audio_temp``; a killed process's are removed at the next start). ``bot.audio_gate`` then decides whether the result holds speech.
+always removed (``bot.audio_temp``; a killed process's are removed at the next start).
+``bot.audio_gate`` then decides whether the result holds speech.
 
 This module and its helper ``bot.audio_ffmpeg`` are the only ffmpeg users.
 """

@@ -227,7 +227,8 @@ def _int_arg(args: tuple[str, ...], default: int) -> int | None:
 
 
 HANDLERS = {
-    "emotion": _emotion_usage, "start": _start, "help": _help, "privacy": _privacy, "mode": _mode, "language": _language,
+    "emotion": _emotion_usage, "start": _start, "help": _help, "privacy": _privacy, "mode": _mode,
+    "language": _language,
     "history": _history, "stats": _stats, "trend": _trend, "export": _export, "forget": _forget,
     "settings": _settings, "optin": _optin, "optout": _optout, "consent": _consent, "auto": _auto,
 }

@@ -93,6 +93,7 @@ class Jobs:
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="journal")
         self._tasks: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # sleeping until the platform lets us speak
+        self._quiet_until: dict[str, float] = {}  # chat -> when its platform wait ends
 
     async def _journal(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -217,11 +218,20 @@ class Jobs:
             await self._sleep(wait)
 
     async def _attempt(self, job: Job, reply: Reply, sent: int) -> Outcome:
+        """One delivery attempt; first waits out a wait the platform asked of another job in
+        the same chat (flood control is per chat: sending there meanwhile prolongs it)."""
+        chat = job.request.chat
+        await self._sleep(self._quiet_until.get(chat, 0.0) - time.monotonic())
         try:
-            return await job.deliver(reply, sent)
+            outcome = await job.deliver(reply, sent)
         except Exception as err:  # an adapter bug must not lose the job
             logger.exception("delivery failed")
-            return RetryLater(type(err).__name__, sent=sent)
+            outcome = RetryLater(type(err).__name__, sent=sent)
+        if isinstance(outcome, RetryLater) and outcome.after_s:
+            now = time.monotonic()
+            self._quiet_until = {c: t for c, t in self._quiet_until.items() if t > now}
+            self._quiet_until[chat] = max(self._quiet_until.get(chat, 0.0), now + outcome.after_s)
+        return outcome
 
     async def _tell(self, job: Job, key: str, **params: object) -> None:
         """A short word to the person that their answer will not come, as soon as the platform

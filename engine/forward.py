@@ -72,7 +72,6 @@ class Forward:
 
     def _forward(self, waves, want_frames):
         import torch
-        import torch.nn.functional as F
 
         lengths = [len(w) for w in waves]
         counts = [self.frames_for(n) for n in lengths]

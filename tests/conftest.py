@@ -7,6 +7,7 @@ The tiny model is a real emotion2vec checkpoint written through FunASR's own cla
 from __future__ import annotations
 
 import csv
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def sample_durations() -> dict[str, float]:

@@ -20,7 +20,7 @@ from bot.history import History
 from bot.settings import Secrets, from_mapping
 from tests.adapters import fake_telegram as fake
 from tests.adapters.fake_slack import FakeSlack, signed_headers
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, free_port
 
 VOICE = (SAMPLES / "03a02Wc__telegram_voice.oga").read_bytes()
 QUICK = {"first_wait_s": 0.05, "max_wait_s": 0.1}  # far below any wait the fakes ask for
@@ -122,7 +122,7 @@ def test_slack_rate_limit_on_posting_is_waited_out_and_never_called_a_failed_dow
     slack_fake.rate_limit(per_s=3.0)  # Slack allows about one message per second per channel
     slack_fake.add_file("F0AUDIO01", VOICE, user="U1", channel="C1")
     slack_fake.add_file("F0AUDIO02", VOICE, user="U1", channel="C1", ts="1700000700.000400")
-    port = _free_port()
+    port = free_port()
     settings = from_mapping({
         "engine": {"model": "tiny"},
         "history": {"path": str(tmp_path / "h.db")},
@@ -180,9 +180,3 @@ def test_slack_rate_limit_on_posting_is_waited_out_and_never_called_a_failed_dow
     assert slack_fake.ratelimited("/api/chat.postMessage")  # Slack did say wait
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -6,35 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 
 from adapters import slack
 from bot.app import running
 from bot.settings import Secrets, from_mapping
-from tests.adapters.fake_slack import FakeSlack, signed_headers
-from tests.conftest import SAMPLES
+from tests.adapters.fake_slack import signed_headers
+from tests.conftest import SAMPLES, free_port
 
 SECRET = "test-signing-secret"
 VOICE = (SAMPLES / "03a02Wc__telegram_voice.oga").read_bytes()
 SHARE_TS = "1700000000.000100"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def fake():
-    f = FakeSlack()
-    yield f
-    f.close()
 
 
 def settings_for(fake, tmp_path, mode="http", privacy=None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.adapters.test_slack import (  # noqa: F401  (fake is a fixture)
-    SHARE_TS, VOICE, command, event, fake, responses, run, slack_app, wait)
+from tests.adapters.test_slack import (
+    SHARE_TS, VOICE, command, event, responses, run, slack_app, wait)
 
 
 def test_bad_or_stale_signature_is_refused(fake, tmp_path, tiny_model):

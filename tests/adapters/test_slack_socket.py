@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from adapters import slack
 from tests.adapters.fake_slack import FakeSlack, FakeSocket
-from tests.adapters.test_slack import (  # noqa: F401  (fake is a fixture)
-    fake, real_service, responses, settings_for, slack_app)
+from tests.adapters.test_slack import (
+    real_service, responses, settings_for, slack_app)
 
 
 def test_socket_mode_command_is_acked_and_answered(tmp_path, tiny_model):

@@ -16,8 +16,8 @@ from adapters.slack_render import mrkdwn
 from bot.messages import text
 from bot.reply import Reply
 from tests.adapters.fake_slack import CLIP, file_stub
-from tests.adapters.test_slack import (  # noqa: F401  (fake is a fixture)
-    SHARE_TS, VOICE, command, fake, responses, run, slack_app, wait)
+from tests.adapters.test_slack import (
+    SHARE_TS, VOICE, command, responses, run, slack_app, wait)
 from tests.conftest import ROOT
 
 VIDEO = (ROOT / "tests" / "fixtures" / "bad" / "video_note_h264_aac.mp4").read_bytes()

@@ -4,59 +4,22 @@ the real Service from ``bot.app.running`` with the tiny emotion2vec model, real 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import socket
 import urllib.error
 import urllib.request
 
 import numpy as np
-import pytest
 
-from adapters.telegram import serve
-from bot import app, audio
+from bot import audio
 from bot.messages import text
-from bot.settings import Secrets, from_mapping
+from bot.settings import from_mapping
 from engine.model import infer_one
 from tests.adapters import fake_telegram as fake
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, free_port
 
 VOICE = (SAMPLES / "03a02Wc__telegram_voice.oga").read_bytes()
 PNG_AS_MP3 = (ROOT / "tests" / "fixtures" / "bad" / "png_image.mp3").read_bytes()
 GROUP = -100777
-
-
-@pytest.fixture
-def bot_world(tmp_path, tiny_model):
-    """Run ``body(tg, until)`` against a live bot; returns what the body returns."""
-
-    def run(body, telegram=None, secret=""):
-        with fake.FakeTelegram() as tg:
-            settings = from_mapping({
-                "engine": {"model": "tiny", "device": "cpu"},
-                "history": {"path": str(tmp_path / "h.db")},
-                "limits": {"requests_per_minute": 0, "daily_audio_seconds": 0},
-                "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url,
-                             **(telegram or {})},
-            }, secrets=Secrets(telegram_bot_token=fake.TOKEN, telegram_webhook_secret=secret))
-
-            async def until(predicate, timeout=30.0):
-                return await asyncio.to_thread(tg.wait_for, predicate, timeout)
-
-            async def main():
-                async with app.running(settings, tiny_model) as service:
-                    stop = asyncio.Event()
-                    task = asyncio.create_task(serve(settings, service, stop))
-                    try:
-                        await until(lambda: tg.recorded("setMyCommands"))
-                        return await body(tg, until)
-                    finally:
-                        stop.set()
-                        await asyncio.wait_for(task, 15)
-
-            return asyncio.run(main())
-
-    return run
 
 
 def texts(tg, chat_id):
@@ -211,10 +174,6 @@ def test_someone_elses_forwarded_voice_is_refused_politely(bot_world):
     assert bot_world(body) == [text("privacy.forwarded", "en")]
 
 
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(port: int, update: dict, secret: str) -> int:

@@ -4,7 +4,6 @@ the fake Bot API, the real Service over the tiny model (``bot_world`` from ``tes
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from pathlib import Path
@@ -13,8 +12,8 @@ import numpy as np
 
 from bot.messages import text
 from tests.adapters import fake_telegram as fake
-from tests.adapters.test_telegram import (  # noqa: F401  (bot_world is a fixture)
-    GROUP, VOICE, bot_world, npy_arrays, texts, voice_update)
+from tests.adapters.test_telegram import (
+    GROUP, VOICE, npy_arrays, texts, voice_update)
 from tests.conftest import ROOT
 
 VIDEO = (ROOT / "tests" / "fixtures" / "bad" / "video_note_h264_aac.mp4").read_bytes()

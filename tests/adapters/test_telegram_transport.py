@@ -14,7 +14,8 @@ from bot.reply import Reply
 from bot.requests import FetchError
 from bot.settings import Secrets, from_mapping
 from tests.adapters import fake_telegram as fake
-from tests.adapters.test_telegram import free_port, post
+from tests.adapters.test_telegram import post
+from tests.conftest import free_port
 
 
 class StandIn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from types import SimpleNamespace
 
@@ -13,6 +12,7 @@ from bot import cli, healthcheck
 from bot import health as health_mod
 from bot.healthcheck import MainCommand, parse_command
 from bot.settings import SECTIONS, Settings, from_mapping
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -38,10 +38,6 @@ def health_server():
         loop.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_cli(monkeypatch, capsys, port: int, *argv: str, host: str = "127.0.0.1"):

@@ -14,7 +14,6 @@ from bot.history import History
 from bot.history_schema import migrations
 from bot.reply import Attachment, Reply
 from tests.bot.test_history import T0, clip
-from tests.bot.test_service import make_service  # noqa: F401  (a fixture)
 
 ANA, BO = "telegram:1", "telegram:2"  # Ana speaks, Bo asks
 

@@ -4,7 +4,6 @@ answered exactly once (a result or a clear refusal) and the history matches the 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sqlite3
 import time

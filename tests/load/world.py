@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import sqlite3
 import threading
 import time
@@ -20,17 +19,13 @@ from adapters import slack
 from bot.settings import Secrets, from_mapping
 from tests.adapters import fake_telegram as fake
 from tests.adapters.fake_slack import FakeSlack, signed_headers
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, free_port
 
 VOICE = (SAMPLES / "03a02Wc__telegram_voice.oga").read_bytes()
 SECRET = "load-signing-secret"
 _ts = iter(range(1, 10**9))
 
 
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(tmp_path: Path, model_dir: Path, tg: fake.FakeTelegram, sl: FakeSlack,
