@@ -50,8 +50,8 @@ def main() -> None:
     points = []
     for path in files:
         seconds = audio.decode(path, settings, check_speech=False).duration_s
-        bare = timed(lambda: audio.decode(path, settings, check_speech=False), args.repeat)
-        gated = timed(lambda: audio.decode(path, settings), args.repeat)
+        bare = timed(lambda p=path: audio.decode(p, settings, check_speech=False), args.repeat)
+        gated = timed(lambda p=path: audio.decode(p, settings), args.repeat)
         profile = path.stem.split("__")[-1] if "__" in path.stem else path.suffix.lstrip(".")
         by_format[profile].append((seconds, bare, gated))
         points.append((seconds, bare))
