@@ -1,15 +1,21 @@
 """The message catalogue: every sentence a user can read, in English and Simplified Chinese.
 
-Keys are dotted names (``audio.too_long``); values are ``str.format`` templates. ``text`` picks the
-language (falling back to English for a missing language or key) and fills in the parameters.
+Keys are dotted names (``audio.too_long``); values are ``str.format`` templates, where
+``{n|analysis|analyses}`` is the singular or plural for the count ``n``. ``text`` picks the
+language (falling back to English for a missing language), the plural forms, and fills in the
+parameters; ``tests/bot/test_messages.py`` checks that every key the code names is here.
 """
 
 from __future__ import annotations
+
+import logging
+import re
 
 from bot.errors import UserFacingError
 from bot.messages_service import SERVICE_MESSAGES
 from bot.messages_speaker import SPEAKER_MESSAGES
 
+logger = logging.getLogger(__name__)
 LANGUAGES = ("en", "zh")
 
 CATALOGUE: dict[str, dict[str, str]] = {
@@ -84,19 +90,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     # --- history (bot.history, bot.cli_history) ----------------------------------------------------
     "history.empty": {"en": "No analyses recorded yet.", "zh": "还没有分析记录。"},
-    "history.title": {"en": "Your last {n} analyses:", "zh": "你最近的 {n} 次分析："},
+    "history.title": {"en": "Your last {n} {n|analysis|analyses}:", "zh": "你最近的 {n} 次分析："},
     "stats.period.day": {"en": "the last 24 hours", "zh": "最近 24 小时"},
     "stats.period.week": {"en": "the last 7 days", "zh": "最近 7 天"},
     "stats.period.month": {"en": "the last 30 days", "zh": "最近 30 天"},
     "stats.period.all": {"en": "all time", "zh": "全部时间"},
     "stats.empty": {"en": "No analyses in {period}.", "zh": "{period}没有分析记录。"},
     "stats.summary": {
-        "en": "{count} analyses in {period}, mean confidence {confidence} %.",
+        "en": "{count} {count|analysis|analyses} in {period}, mean confidence {confidence} %.",
         "zh": "{period}共 {count} 次分析，平均置信度 {confidence} %。",
     },
     "stats.daily": {"en": "Dominant emotion per day:", "zh": "每天的主要情绪："},
     "export.done": {
-        "en": "Your history: {count} analyses, {embeddings} embeddings.",
+        "en": "Your history: {count} {count|analysis|analyses}, {embeddings} "
+        "{embeddings|embedding|embeddings}.",
         "zh": "你的历史记录：{count} 次分析，{embeddings} 个嵌入向量。",
     },
     "forget.confirm": {
@@ -105,11 +112,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "这将永久删除你的所有分析记录、设置、授权和待处理任务。确定吗？",
     },
     "forget.done": {
-        "en": "Deleted: {records} analyses and everything else stored about you.",
+        "en": "Deleted: {records} {records|analysis|analyses} and everything else stored about you.",
         "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。",
     },
     "forget.erasing": {
-        "en": "Deleted: {records} analyses and everything else stored about you. The database is "
+        "en": "Deleted: {records} {records|analysis|analyses} and everything else stored about you. "
+        "The database is "
         "being read right now (a backup?), so the deleted data is wiped from the file as soon as "
         "that finishes.",
         "zh": "已删除：{records} 次分析，以及关于你的所有其他数据。数据库此刻正被读取（可能在备份），"
@@ -253,9 +261,20 @@ def language(code: str | None) -> str:
     return "en"
 
 
+_PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")
+
+
 def text(key: str, lang: str = "en", **params: object) -> str:
-    entry = CATALOGUE.get(key) or CATALOGUE["error.internal"]
+    """The message ``key`` in ``lang`` (English where it has no translation). ``{n|one|other}``
+    in a template is the singular when ``n`` is 1, else the plural (Chinese needs none). A key
+    not in the catalogue is a bug: it is logged, and the person sees the internal-error text."""
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        logger.error("no message %r in the catalogue", key)
+        entry = CATALOGUE["error.internal"]
     template = entry.get(language(lang)) or entry["en"]
+    template = _PLURAL.sub(lambda m: m.group(2) if params.get(m.group(1)) == 1 else m.group(3),
+                           template)
     return template.format(**params) if params else template
 
 

@@ -122,6 +122,6 @@ def test_history_is_isolated_across_users_and_workspaces(fake, tmp_path, tiny_mo
             return texts
 
     t1_u1, t2_u1, t1_u2 = run(scenario())
-    assert "Your last 1 analyses" in t1_u1
-    assert "Your last 1 analyses" in t2_u1
+    assert "Your last 1 analysis" in t1_u1
+    assert "Your last 1 analysis" in t2_u1
     assert "No analyses recorded yet." in t1_u2

@@ -43,7 +43,7 @@ def test_record_cli_result_then_history_json(settings, capsys):
         (row["id"], row["emotion"], row["platform"], row["chat"], row["notes"])
     assert 0 == run(settings, "history", "--user", "cli:ann", "--limit", "5")
     out = capsys.readouterr().out
-    assert out.startswith("Your last 1 analyses:\n\n") and " happy      80.0%\n" in out
+    assert out.startswith("Your last 1 analysis:\n\n") and " happy      80.0%\n" in out
 
 
 def test_stats_text_and_json(settings, capsys):
@@ -59,7 +59,7 @@ def test_stats_text_and_json(settings, capsys):
 def test_export_writes_three_files(settings, tmp_path, capsys):
     rid = cli_history.record_cli_result(settings, "ann", {"duration_s": 1.0}, clip("sad"))
     assert 0 == run(settings, "export", "--user", "ann", "--out", str(tmp_path / "out"))
-    assert capsys.readouterr().out.startswith("Your history: 1 analyses, 1 embeddings.\n")
+    assert capsys.readouterr().out.startswith("Your history: 1 analysis, 1 embedding.\n")
     with np.load(tmp_path / "out" / "embeddings.npz") as z:
         assert [0.0, 1.0, 2.0, 3.0] == z[str(rid)].tolist()
 
@@ -69,7 +69,7 @@ def test_forget_asks_unless_yes(settings, capsys):
     assert 1 == run(settings, "forget", "--user", "ann", ask=lambda prompt: "n")
     assert "Nothing was deleted.\n" == capsys.readouterr().out
     assert 0 == run(settings, "forget", "--user", "ann", ask=lambda prompt: "yes")
-    assert "Deleted: 1 analyses and everything else stored about you.\n" == \
+    assert "Deleted: 1 analysis and everything else stored about you.\n" == \
         capsys.readouterr().out
     cli_history.record_cli_result(settings, "ann", {"duration_s": 1.0}, clip("sad"))
     assert 0 == run(settings, "forget", "--user", "cli:ann", "--yes")

@@ -86,7 +86,7 @@ def test_forget_command_reports_the_pending_erasure(reader, tmp_path, monkeypatc
     cfg.write_text(f'[history]\npath = "{db}"\n', encoding="utf-8")
     assert 0 == cli.main(["--config", str(cfg), "forget", "--user", MARKER, "--yes"])
     out, err = capsys.readouterr()
-    assert "Deleted: 1 analyses and everything else stored about you.\n" == out
+    assert "Deleted: 1 analysis and everything else stored about you.\n" == out
     assert (f"emotion-bot: the deleted data is still in {db} because another program is reading "
             "the database; the erasure finishes at the next write once it lets go (the bot's "
             "next analysis, or run forget again)\n") == err

@@ -101,11 +101,11 @@ def test_filename_says_what_and_when():
 def test_history_stats_and_export_replies():
     assert Reply(("No analyses recorded yet.",)) == history_reply([])
     rows = [{"at": "2025-01-02T03:04:05Z", "emotion": "sad", "confidence": 0.5}]
-    assert ("Your last 1 analyses:\n\n2025-01-02 03:04 sad        50.0%"
+    assert ("Your last 1 analysis:\n\n2025-01-02 03:04 sad        50.0%"
             == history_reply(rows).plain())
     s = Stats("all", 1, (("sad", 1.0),), 0.5, (("2025-01-02", "sad", 1),))
     r = stats_reply(s, b"png")
-    assert ("1 analyses in all time, mean confidence 50.0 %.", "trend.png") == \
+    assert ("1 analysis in all time, mean confidence 50.0 %.", "trend.png") == \
         (r.headline, r.attachments[0].filename)
     e = export_reply({"history.csv": b"a", "embeddings.npz": b"b"}, 3, 2)
     assert "Your history: 3 analyses, 2 embeddings." == e.headline
