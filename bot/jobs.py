@@ -94,6 +94,8 @@ class Jobs:
         self._tasks: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # sleeping until the platform lets us speak
         self._quiet_until: dict[str, float] = {}  # chat -> when its platform wait ends
+        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # chat -> (one delivery at
+        # a time, how many attempts use it)
 
     async def _journal(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -221,12 +223,22 @@ class Jobs:
         """One delivery attempt; first waits out a wait the platform asked of another job in
         the same chat (flood control is per chat: sending there meanwhile prolongs it)."""
         chat = job.request.chat
-        await self._sleep(self._quiet_until.get(chat, 0.0) - time.monotonic())
+        lock, users = self._chat_locks.get(chat) or (asyncio.Lock(), 0)
+        self._chat_locks[chat] = (lock, users + 1)
         try:
-            outcome = await job.deliver(reply, sent)
-        except Exception as err:  # an adapter bug must not lose the job
-            logger.exception("delivery failed")
-            outcome = RetryLater(type(err).__name__, sent=sent)
+            async with lock:  # one delivery at a time per chat: no herd after a shared wait
+                await self._sleep(self._quiet_until.get(chat, 0.0) - time.monotonic())
+                try:
+                    outcome = await job.deliver(reply, sent)
+                except Exception as err:  # an adapter bug must not lose the job
+                    logger.exception("delivery failed")
+                    outcome = RetryLater(type(err).__name__, sent=sent)
+        finally:
+            lock, users = self._chat_locks[chat]
+            if users == 1:
+                del self._chat_locks[chat]
+            else:
+                self._chat_locks[chat] = (lock, users - 1)
         if isinstance(outcome, RetryLater) and outcome.after_s:
             now = time.monotonic()
             self._quiet_until = {c: t for c, t in self._quiet_until.items() if t > now}

@@ -68,12 +68,16 @@ def manifest_durations() -> dict[str, float]:
 
 
 DURATIONS = manifest_durations()
+# The speech detector runs on one clip of every encoding (it costs ~0.8 s a file; the decode is
+# what differs between encodings of one clip); the rest are decoded and measured without it.
+GATED = {min(n for n in DURATIONS if n.split("__")[-1] == profile)
+         for profile in {n.split("__")[-1] for n in DURATIONS}}
 
 
 @pytest.mark.parametrize("name", sorted(DURATIONS) or ["(shared set absent)"])
 def test_every_chat_app_encoding_decodes_to_16k_mono_of_the_right_length(name):
     path = shared("encoded") / name
-    decoded = audio.decode(path, SETTINGS)
+    decoded = audio.decode(path, SETTINGS, check_speech=name in GATED)
     assert decoded.waveform.dtype == np.float32
     assert decoded.waveform.ndim == 1
     assert abs(decoded.duration_s - DURATIONS[name]) <= 0.05
