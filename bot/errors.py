@@ -7,8 +7,13 @@ function that turns an error into words.
 
     UserFacingError
     ├── AudioError            the file itself: empty, not audio, too long, no speech, ...
-    │   (defined in bot.audio's section below)
-    └── ...                   later: rate limits, quotas, platform refusals
+    └── FetchError            the platform would not give us the file (raised by an adapter's
+                              ``fetch``; re-exported by ``bot.requests`` for the adapters)
+
+Policy refusals (someone else's voice, a forward, the rate limit and the daily quota) are not
+exceptions: ``Service.refuse`` answers them with their catalogue key. The engine's errors stay in
+``engine.errors`` (``EngineBusy``) and ``bot.inference`` (``Unreachable``); ``describe`` maps them
+to words too, so no other module turns an error into text.
 """
 
 from __future__ import annotations
@@ -131,3 +136,15 @@ class DecoderMissing(AudioError):
     """ffmpeg/ffprobe is not installed or not runnable on this server (an operator problem)."""
 
     key = "audio.decoder_missing"
+
+
+# --- the platforms ------------------------------------------------------------------------------
+
+
+class FetchError(UserFacingError):
+    """The adapter could not download the file. ``key`` is the catalogue key for the reason
+    (``fetch.failed``, ``fetch.not_found``, ``fetch.too_big_for_platform``, ``audio.too_large``…)."""
+
+    def __init__(self, key: str = "fetch.failed", detail: str = "", **params: object) -> None:
+        super().__init__(detail or key, **params)
+        self.key = key

@@ -278,8 +278,16 @@ def text(key: str, lang: str = "en", **params: object) -> str:
     return template.format(**params) if params else template
 
 
+ENGINE_ERRORS = {"EngineBusy": "engine.busy", "Unreachable": "engine.unreachable"}
+
+
 def describe(error: BaseException, lang: str = "en") -> str:
-    """The one place an error becomes user text. Unknown errors never leak their details."""
+    """The one place an error becomes user text (the tree is in ``bot.errors``). The engine's
+    errors are known by name, so this module imports no engine. Unknown errors never leak their
+    details."""
     if isinstance(error, UserFacingError):
         return text(error.key, lang, **error.params)
+    key = ENGINE_ERRORS.get(type(error).__name__)
+    if key in CATALOGUE:
+        return text(key, lang)
     return text("error.internal", lang)

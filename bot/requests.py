@@ -11,13 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-
-class FetchError(Exception):
-    """The adapter could not download the file. ``key`` is a catalogue key for the reason."""
-
-    def __init__(self, key: str = "fetch.failed", detail: str = "", **params: object) -> None:
-        super().__init__(detail or key)
-        self.key, self.detail, self.params = key, detail, params
+from bot.errors import FetchError  # noqa: F401  (adapters raise it from fetch)
 
 
 @dataclass(frozen=True)

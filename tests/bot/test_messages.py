@@ -62,3 +62,16 @@ def test_every_key_the_code_names_is_in_the_catalogue():
 def test_every_message_has_english_and_only_known_languages():
     assert [] == [key for key, entry in CATALOGUE.items()
                   if "en" not in entry or set(entry) - set(LANGUAGES)]
+
+
+def test_one_function_turns_every_kind_of_error_into_words():
+    from bot.errors import NoSpeech, UserFacingError
+    from bot.messages import describe
+    from bot.requests import FetchError
+    from engine.errors import EngineBusy
+
+    assert isinstance(FetchError("fetch.not_found"), UserFacingError)
+    assert text("fetch.not_found", "zh") == describe(FetchError("fetch.not_found", "HTTP 404"), "zh")
+    assert text("audio.no_speech", "en") == describe(NoSpeech("vad: 0 frames"), "en")
+    assert text("engine.busy", "en") == describe(EngineBusy("clips", 64, 64), "en")
+    assert text("error.internal", "en") == describe(KeyError("secret detail"), "en")
