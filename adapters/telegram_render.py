@@ -62,15 +62,6 @@ def plan(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Call]:
     return calls
 
 
-def caption(text: str) -> str:
-    """A caption cut to Telegram's 1024 characters, on a word boundary when one is near."""
-    if len(text) <= CAPTION_LIMIT:
-        return text
-    cut = text[: CAPTION_LIMIT - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > CAPTION_LIMIT // 2 else cut) + "…"
-
-
 def _pack(blocks: list[str], limit: int) -> list[str]:
     """Blocks joined by blank lines into as few messages as fit; no block is ever cut."""
     messages: list[str] = []

@@ -15,8 +15,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-# Bytes per uploaded file. Telegram's Bot API takes 50 MB; Slack's files_upload_v2 1 GB.
-UPLOAD_LIMITS = {"telegram": 50_000_000, "slack": 1_000_000_000, "cli": None}
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,6 @@ class Limiter:
             self._roll_day()
             self._used[user] = self._used.get(user, 0.0) + seconds
 
-    def quota_left(self, user: str) -> float:
-        with self._lock:
-            self._roll_day()
-            return self._quota_left(user)
-
     def _quota_left(self, user: str) -> float:
         if self.daily <= 0:
             return math.inf

@@ -13,7 +13,7 @@ import numpy as np
 from bot import audio
 from bot.messages import text
 from bot.settings import from_mapping
-from engine.model import infer_one
+from tests.engine.one_clip import infer_one
 from tests.adapters import fake_telegram as fake
 from tests.conftest import ROOT, SAMPLES, free_port
 

@@ -52,11 +52,6 @@ def test_buttons_ride_on_the_last_message_and_oversized_callback_data_is_dropped
                                  (Button("Yes", "forget confirm"),))]
 
 
-def test_caption_is_cut_to_1024_characters():
-    assert render.caption("short") == "short"
-    assert len(render.caption("word " * 400)) <= render.CAPTION_LIMIT
-
-
 def _msg(update: dict) -> Message:
     return Message.de_json(update["message"], None)
 

@@ -7,7 +7,7 @@ import torch
 from engine.checkpoint import config_for, make_model
 from engine.labels import EMOTIONS, english, read_tokens
 from engine.loader import ModelLoadError, ModelSpec, load_model
-from engine.model import infer_one
+from tests.engine.one_clip import infer_one
 
 
 def test_labels_map_to_english():

@@ -1,4 +1,5 @@
-"""One forward pass of emotion2vec on one clip, using FunASR's module."""
+"""One forward pass of emotion2vec on one clip through FunASR's module, as FunASR computes it: the
+reference the tests hold the engine's exact batched forward against (not used by the product)."""
 
 from __future__ import annotations
 
