@@ -2,7 +2,11 @@
 
 ``build(settings, core)`` makes the ``Application`` (a self-hosted Bot API server or a test fake
 via ``[telegram] base_url``/``base_file_url``; updates handled concurrently); ``serve(settings,
-core, stop)`` runs it by long polling or PTB's webhook server until ``stop`` is set. An update
+core, stop, status)`` connects (network errors and 5xx retried with capped backoff for
+``[server] start_retry_s``; a rejected token is ``bot.core.Rejected`` naming the variable), runs
+it by long polling or PTB's webhook server until ``stop`` is set, and reports the connection on
+``status``: ``ok`` from the first answered ``getUpdates``, ``reconnecting`` while PTB's polling
+loop retries an outage (one warning line per failed poll, no traceback). An update
 asking for an analysis becomes a ``Job`` in ``telegram_intake`` before Telegram is told it
 arrived; the core (``bot.core.Core``) runs it and calls back ``deliver``. Commands and buttons go
 through the handlers here. What a request means and what the reply says are the core's business:
@@ -19,14 +23,17 @@ from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter,
+                            TelegramError)
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, MessageHandler, filters)
+from telegram.request import HTTPXRequest
 
 from adapters import telegram_calls as calls
 from adapters import telegram_intake as intake
 from adapters import telegram_render as render
-from bot.core import DELIVERED, Core, Job, RetryLater, Undeliverable
+from bot.core import (DELIVERED, Backoff, Core, Job, Rejected, RetryLater, Status, Undeliverable,
+                      connect)
 from bot.reply import Reply
 from bot.requests import CommandRequest
 from bot.settings import Settings
@@ -38,7 +45,7 @@ UPDATES = ["message", "callback_query"]
 EXTRA_COMMANDS = ("consent",)  # understood here but not in the core's menu list
 
 
-def build(settings: Settings, core: Core) -> Application:
+def build(settings: Settings, core: Core, status: Status | None = None) -> Application:
     token = settings.secrets.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
@@ -50,6 +57,7 @@ def build(settings: Settings, core: Core) -> Application:
     queue = intake.IntakeQueue()
     app = (ApplicationBuilder().token(token).base_url(tg.base_url)
            .base_file_url(tg.base_file_url).update_queue(queue)
+           .get_updates_request(_Polling(status or Status("telegram")))
            .concurrent_updates(tg.concurrent_updates).build())
     handlers = Handlers(core, settings)
     register(app, handlers)
@@ -65,36 +73,101 @@ def register(app: Application, handlers: Handlers) -> None:
     app.add_error_handler(_log_error)
 
 
-async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
-    """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``."""
+async def serve(settings: Settings, core: Core, stop: asyncio.Event,
+                status: Status | None = None) -> None:
+    """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``.
+    Raises ``Rejected`` for a refused token or webhook secret, ``GaveUp`` when Telegram stayed
+    unreachable for ``[server] start_retry_s``."""
     tg = settings.telegram
     secret = settings.secrets.telegram_webhook_secret
     if tg.mode == "webhook" and not secret:
         raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
                          "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
-    app = build(settings, core)
-    async with app:
-        await app.start()
+    status = status or Status("telegram")
+    app = build(settings, core, status)
+    backoff = Backoff.of(settings.server)
+
+    async def initialize() -> bool:
+        await app.initialize()  # getMe
+        return True
+
+    async def start() -> bool:
+        if tg.mode == "webhook":
+            await app.updater.start_webhook(
+                listen=tg.webhook_host, port=tg.webhook_port,
+                url_path=urlparse(tg.webhook_url).path or "/telegram",
+                webhook_url=tg.webhook_url or None, secret_token=secret,
+                allowed_updates=UPDATES)
+            logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
+            status.ok()  # setWebhook accepted and the server listens
+        else:
+            await app.bot.delete_webhook()  # retried here, so that PTB's bootstrap call succeeds
+            await app.updater.start_polling(
+                poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES,
+                error_callback=lambda err: _poll_failed(err, status))
+            logger.info("telegram long polling started")
+        return True
+
+    try:
         try:
+            if not await connect("telegram", initialize, _transient, backoff, stop):
+                return  # stopped while waiting for Telegram
+            await app.start()
             # Before new updates: they may be redeliveries of these.
             await core.resume("telegram", lambda row: _revive(app.bot, core, row))
-            if tg.mode == "webhook":
-                await app.updater.start_webhook(
-                    listen=tg.webhook_host, port=tg.webhook_port,
-                    url_path=urlparse(tg.webhook_url).path or "/telegram",
-                    webhook_url=tg.webhook_url or None, secret_token=secret,
-                    allowed_updates=UPDATES)
-                logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
-            else:
-                await app.updater.start_polling(
-                    poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES)
-                logger.info("telegram long polling started")
-            await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
-            await stop.wait()
-        finally:
-            if app.updater.running:
-                await app.updater.stop()
+            if not await connect("telegram", start, _transient, backoff, stop):
+                return
+        except InvalidToken:  # PTB's message holds the token itself: never pass it on
+            raise Rejected("Telegram", "TELEGRAM_BOT_TOKEN") from None
+        except BadRequest as err:
+            if "secret" in err.message.lower():
+                raise Rejected("Telegram", "TELEGRAM_WEBHOOK_SECRET") from None
+            raise
+        await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
+        await stop.wait()
+    finally:
+        if app.updater.running:
+            await app.updater.stop()
+        if app.running:
             await app.stop()
+        await app.shutdown()
+
+
+class _Polling(HTTPXRequest):
+    """PTB's ``getUpdates`` connection (one, like PTB's own), reporting on ``status``: ``ok``
+    when Telegram answered a poll, ``reconnecting`` when a poll failed."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(connection_pool_size=1)
+        self.status = status
+
+    async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except Exception as err:
+            self.status.reconnecting(type(err).__name__)
+            raise
+        if code == 200:
+            self.status.ok()
+        elif code >= 500 or code == 429:
+            self.status.reconnecting(f"HTTP {code}")
+        return code, payload
+
+
+def _transient(err: BaseException) -> str | None:
+    """Why an attempt to connect may succeed later (network down, a 5xx), or None."""
+    if isinstance(err, RetryAfter):
+        return "flood control"
+    if isinstance(err, NetworkError):  # TimedOut and 5xx included; InvalidToken is not one
+        return f"{type(err).__name__}: {err.message}"
+    return None
+
+
+def _poll_failed(err: TelegramError, status: Status) -> None:
+    """PTB's polling loop retries by itself (1 s, then 1.5 x longer, up to 30 s): one line."""
+    status.reconnecting(type(err).__name__)
+    logger.warning("telegram: polling failed (%s: %s); retrying", type(err).__name__,
+                   getattr(err, "message", ""))
 
 
 # --- analyses: updates -> jobs, replies -> Bot API calls ---------------------------------------

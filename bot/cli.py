@@ -109,12 +109,11 @@ def _run(settings: settings_mod.Settings) -> int:
     from bot.runner import StartupError, run
     from engine.loader import ModelLoadError
 
-    try:
-        asyncio.run(run(settings))
+    try:  # 0: stopped cleanly; 1: every platform failed; 2: a setting, token or secret is wrong
+        return asyncio.run(run(settings))
     except (StartupError, ModelLoadError) as exc:
         print(f"emotion-bot: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _make_model(args: argparse.Namespace) -> int:
