@@ -1,9 +1,10 @@
 """Slack: the /emotion command, the "Analyse emotion" message shortcut, buttons and file events
 -> requests for the core; replies -> thread messages, ephemeral messages and ``files_upload_v2``.
 
-slack-bolt's ``AsyncApp`` receives and acks within Slack's 3 s on the asyncio loop that owns the
-core; each listener hands the work to ``slack_work.Bridge`` and returns at once
-(``slack_translate`` holds the pure payload -> request translations). Transports: HTTP (an
+slack-bolt's ``AsyncApp`` receives and acks within Slack's 3 s on an event loop of its own (a
+thread), so that an ack never queues behind the core's work; each listener hands the work to
+``slack_work.Bridge`` on the core's loop and returns at once (``slack_translate`` holds the pure
+payload -> request translations). Transports: HTTP (an
 aiohttp server on ``[slack] host:port``, path ``/slack/events``: a listen backlog of 1024 and
 keep-alive, so a burst of slash commands is never reset) or Socket Mode (``SLACK_APP_TOKEN``,
 slack_sdk's aiohttp client, which reconnects by itself). ``[slack] api_base_url`` points the Web
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 
 import aiohttp
 from aiohttp import web
@@ -116,9 +118,11 @@ def library_logger() -> logging.Logger:
     return base
 
 
-def build_app(settings, client: AsyncWebClient, auth: dict) -> AsyncApp:
+def build_app(settings, auth: dict) -> AsyncApp:
     """The bolt app, authorized by the ``auth.test`` answer already fetched (no Web API call per
-    request)."""
+    request; each request's client gets the bot token from it)."""
+    client = AsyncWebClient(base_url=settings.slack.api_base_url, timeout=30,
+                            logger=library_logger())
     result = AuthorizeResult.from_auth_test_response(
         bot_token=settings.secrets.slack_bot_token, auth_test_response=auth)
 
@@ -185,6 +189,25 @@ async def _call(stop: asyncio.Event, settings, variable: str, call):
         raise
 
 
+class _Loop:
+    """An event loop in a thread of its own, for the listener and the Socket Mode client."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="slack", daemon=True)
+        self.thread.start()
+
+    async def run(self, coro):
+        """``await coro`` there, from the core's loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
 async def serve(settings, core: Core, stop: asyncio.Event, status: Status | None = None) -> None:
     """Run Slack (HTTP or Socket Mode) until ``stop`` is set, then let acked work finish."""
     status = status or Status("slack")
@@ -194,47 +217,63 @@ async def serve(settings, core: Core, stop: asyncio.Event, status: Status | None
     auth = await _call(stop, settings, "SLACK_BOT_TOKEN", client.auth_test)
     if auth is None:
         return  # stopped while waiting for Slack
-    app = build_app(settings, client, auth)
-    bridge = Bridge(core, WebClient(token=secrets.slack_bot_token,
-                                    base_url=settings.slack.api_base_url, timeout=30),
-                    asyncio.get_running_loop(), secrets.slack_bot_token)
-    register(app, bridge)
-    await core.resume("slack", bridge.revive)
-    watcher = None
     if settings.slack.mode == "socket":
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        handler = AsyncSocketModeHandler(
-            app, secrets.slack_app_token, logger=library_logger(), web_client=client,
-            ping_interval=min(10.0, settings.server.retry_max_wait_s))
         opened = await _call(stop, settings, "SLACK_APP_TOKEN", lambda: client.apps_connections_open(
             app_token=secrets.slack_app_token))
         if opened is None:
             return
-        handler.client.wss_uri = opened["url"]
-        await handler.connect_async()
-        logger.info("slack: connected in Socket Mode")
-        watcher = asyncio.create_task(_watch(handler.client, status, stop))
-        close = handler.close_async
-    else:
-        runner = await start_http(app, settings.slack.host, settings.slack.port)
-        status.ok()
-        close = runner.cleanup
+    bridge = Bridge(core, WebClient(token=secrets.slack_bot_token,
+                                    base_url=settings.slack.api_base_url, timeout=30),
+                    asyncio.get_running_loop(), secrets.slack_bot_token)
+    await core.resume("slack", bridge.revive)
+    there = _Loop()
+    watcher = None
     try:
+        app = await there.run(_app(settings, auth, bridge))
+        if settings.slack.mode == "socket":
+            handler = await there.run(_socket(app, settings, opened["url"]))
+            logger.info("slack: connected in Socket Mode")
+            watcher = asyncio.create_task(_watch(there, handler.client, status, stop))
+            close = handler.close_async
+        else:
+            runner = await there.run(start_http(app, settings.slack.host, settings.slack.port))
+            status.ok()
+            close = runner.cleanup
         await stop.wait()
-    finally:
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        await close()
+        await there.run(close())
         await bridge.drain(settings.server.drain_timeout_s)
+    finally:
+        there.close()
 
 
-async def _watch(client, status: Status, stop: asyncio.Event) -> None:
+async def _app(settings, auth: dict, bridge) -> AsyncApp:
+    app = build_app(settings, auth)
+    register(app, bridge)
+    return app
+
+
+async def _socket(app: AsyncApp, settings, url: str):
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(
+        app, settings.secrets.slack_app_token, logger=library_logger(),
+        web_client=AsyncWebClient(token=settings.secrets.slack_bot_token,
+                                  base_url=settings.slack.api_base_url, timeout=30,
+                                  logger=library_logger()),
+        ping_interval=min(10.0, settings.server.retry_max_wait_s))
+    handler.client.wss_uri = url  # opened (with retries) by serve
+    await handler.connect_async()
+    return handler
+
+
+async def _watch(there: _Loop, client, status: Status, stop: asyncio.Event) -> None:
     """Socket Mode's connection on ``status``; slack_sdk reconnects by itself."""
     while not stop.is_set():
-        if await client.is_connected():
+        if await there.run(client.is_connected()):
             status.ok()
         elif status.state != "reconnecting":
             status.reconnecting("disconnected")
