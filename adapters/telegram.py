@@ -6,7 +6,8 @@ core, stop, status)`` connects (network errors and 5xx retried with capped backo
 ``[server] start_retry_s``; a rejected token is ``bot.core.Rejected`` naming the variable), runs
 it by long polling or PTB's webhook server until ``stop`` is set, and reports the connection on
 ``status``: ``ok`` from the first answered ``getUpdates``, ``reconnecting`` while PTB's polling
-loop retries an outage (one warning line per failed poll, no traceback). An update
+loop retries an outage (one warning line per failed poll, no traceback); a token revoked while
+polling is ``Rejected`` too. An update
 asking for an analysis becomes a ``Job`` in ``telegram_intake`` before Telegram is told it
 arrived; the core (``bot.core.Core``) runs it and calls back ``deliver``. Commands and buttons go
 through the handlers here. What a request means and what the reply says are the core's business:
@@ -45,7 +46,7 @@ UPDATES = ["message", "callback_query"]
 EXTRA_COMMANDS = ("consent",)  # understood here but not in the core's menu list
 
 
-def build(settings: Settings, core: Core, status: Status | None = None) -> Application:
+def build(settings: Settings, core: Core, polling: _Polling | None = None) -> Application:
     token = settings.secrets.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
@@ -57,7 +58,7 @@ def build(settings: Settings, core: Core, status: Status | None = None) -> Appli
     queue = intake.IntakeQueue()
     app = (ApplicationBuilder().token(token).base_url(tg.base_url)
            .base_file_url(tg.base_file_url).update_queue(queue)
-           .get_updates_request(_Polling(status or Status("telegram")))
+           .get_updates_request(polling or _Polling(Status("telegram")))
            .concurrent_updates(tg.concurrent_updates).build())
     handlers = Handlers(core, settings)
     register(app, handlers)
@@ -84,7 +85,8 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
         raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
                          "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
     status = status or Status("telegram")
-    app = build(settings, core, status)
+    polling = _Polling(status)
+    app = build(settings, core, polling)
     backoff = Backoff.of(settings.server)
 
     async def initialize() -> bool:
@@ -124,10 +126,16 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
                 raise Rejected("Telegram", "TELEGRAM_WEBHOOK_SECRET") from None
             raise
         await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
-        await stop.wait()
+        waiting = [asyncio.create_task(stop.wait()), asyncio.create_task(polling.revoked.wait())]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiting:
+            task.cancel()
+        if polling.revoked.is_set() and not stop.is_set():  # PTB's polling has ended for good
+            raise Rejected("Telegram", "TELEGRAM_BOT_TOKEN")
     finally:
         if app.updater.running:
-            await app.updater.stop()
+            with contextlib.suppress(InvalidToken):  # polling ended on it (already handled)
+                await app.updater.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -139,7 +147,7 @@ class _Polling(HTTPXRequest):
 
     def __init__(self, status: Status) -> None:
         super().__init__(connection_pool_size=1)
-        self.status = status
+        self.status, self.revoked = status, asyncio.Event()
 
     async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
         try:
@@ -149,6 +157,9 @@ class _Polling(HTTPXRequest):
             raise
         if code == 200:
             self.status.ok()
+        elif code in (401, 404):  # Telegram's answers for a revoked or malformed token
+            self.status.failed("TELEGRAM_BOT_TOKEN was rejected")
+            self.revoked.set()
         elif code >= 500 or code == 429:
             self.status.reconnecting(f"HTTP {code}")
         return code, payload

@@ -248,3 +248,16 @@ def test_socket_mode_reconnects_after_a_disconnect(sl, tmp_path, tiny_model_dir,
     assert 1 == len(log.lines("slack: connected again"))
     assert "Traceback" not in log.written
     log.assert_clean(sl.bot_token, sl.app_token, SIGNING, url)
+
+
+def test_telegram_token_revoked_while_polling_exits_2(tmp_path, tiny_model_dir, log):
+    with fake.FakeTelegram(TG_TOKEN) as tg:
+        async def scenario():
+            async with running(telegram_settings(tg, tiny_model_dir, tmp_path)) as bot:
+                await bot.wait_line("telegram", "ok", 20)
+                tg.rejected = True  # revoked in @BotFather
+                return await bot.exit_code(30)
+
+        assert 2 == asyncio.run(scenario())
+    assert 1 == len(log.lines("Telegram rejected TELEGRAM_BOT_TOKEN"))
+    log.assert_clean(TG_TOKEN)
