@@ -28,11 +28,11 @@ from telegram.error import (BadRequest, Forbidden, InvalidToken, NetworkError, R
                             TelegramError)
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, MessageHandler, filters)
-from telegram.request import HTTPXRequest
 
 from adapters import telegram_calls as calls
 from adapters import telegram_intake as intake
 from adapters import telegram_render as render
+from adapters.telegram_polling import Polling, poll_failed, transient
 from bot.core import (DELIVERED, Backoff, Core, Job, Rejected, RetryLater, Status, Undeliverable,
                       connect)
 from bot.reply import Reply
@@ -46,7 +46,7 @@ UPDATES = ["message", "callback_query"]
 EXTRA_COMMANDS = ("consent",)  # understood here but not in the core's menu list
 
 
-def build(settings: Settings, core: Core, polling: _Polling | None = None) -> Application:
+def build(settings: Settings, core: Core, polling: Polling | None = None) -> Application:
     token = settings.secrets.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
@@ -58,7 +58,7 @@ def build(settings: Settings, core: Core, polling: _Polling | None = None) -> Ap
     queue = intake.IntakeQueue()
     app = (ApplicationBuilder().token(token).base_url(tg.base_url)
            .base_file_url(tg.base_file_url).update_queue(queue)
-           .get_updates_request(polling or _Polling(Status("telegram")))
+           .get_updates_request(polling or Polling(Status("telegram")))
            .concurrent_updates(tg.concurrent_updates).build())
     handlers = Handlers(core, settings)
     register(app, handlers)
@@ -85,7 +85,7 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
         raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
                          "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
     status = status or Status("telegram")
-    polling = _Polling(status)
+    polling = Polling(status)
     app = build(settings, core, polling)
     backoff = Backoff.of(settings.server)
 
@@ -106,18 +106,18 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
             await app.bot.delete_webhook()  # retried here, so that PTB's bootstrap call succeeds
             await app.updater.start_polling(
                 poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES,
-                error_callback=lambda err: _poll_failed(err, status))
+                error_callback=lambda err: poll_failed(err, status))
             logger.info("telegram long polling started")
         return True
 
     try:
         try:
-            if not await connect("telegram", initialize, _transient, backoff, stop):
+            if not await connect("telegram", initialize, transient, backoff, stop):
                 return  # stopped while waiting for Telegram
             await app.start()
             # Before new updates: they may be redeliveries of these.
             await core.resume("telegram", lambda row: _revive(app.bot, core, row))
-            if not await connect("telegram", start, _transient, backoff, stop):
+            if not await connect("telegram", start, transient, backoff, stop):
                 return
         except InvalidToken:  # PTB's message holds the token itself: never pass it on
             raise Rejected("Telegram", "TELEGRAM_BOT_TOKEN") from None
@@ -139,46 +139,6 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
         if app.running:
             await app.stop()
         await app.shutdown()
-
-
-class _Polling(HTTPXRequest):
-    """PTB's ``getUpdates`` connection (one, like PTB's own), reporting on ``status``: ``ok``
-    when Telegram answered a poll, ``reconnecting`` when a poll failed."""
-
-    def __init__(self, status: Status) -> None:
-        super().__init__(connection_pool_size=1)
-        self.status, self.revoked = status, asyncio.Event()
-
-    async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
-        try:
-            code, payload = await super().do_request(*args, **kwargs)
-        except Exception as err:
-            self.status.reconnecting(type(err).__name__)
-            raise
-        if code == 200:
-            self.status.ok()
-        elif code in (401, 404):  # Telegram's answers for a revoked or malformed token
-            self.status.failed("TELEGRAM_BOT_TOKEN was rejected")
-            self.revoked.set()
-        elif code >= 500 or code == 429:
-            self.status.reconnecting(f"HTTP {code}")
-        return code, payload
-
-
-def _transient(err: BaseException) -> str | None:
-    """Why an attempt to connect may succeed later (network down, a 5xx), or None."""
-    if isinstance(err, RetryAfter):
-        return "flood control"
-    if isinstance(err, NetworkError):  # TimedOut and 5xx included; InvalidToken is not one
-        return f"{type(err).__name__}: {err.message}"
-    return None
-
-
-def _poll_failed(err: TelegramError, status: Status) -> None:
-    """PTB's polling loop retries by itself (1 s, then 1.5 x longer, up to 30 s): one line."""
-    status.reconnecting(type(err).__name__)
-    logger.warning("telegram: polling failed (%s: %s); retrying", type(err).__name__,
-                   getattr(err, "message", ""))
 
 
 # --- analyses: updates -> jobs, replies -> Bot API calls ---------------------------------------
