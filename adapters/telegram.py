@@ -2,7 +2,12 @@
 
 ``build(settings, core)`` makes the ``Application`` (a self-hosted Bot API server or a test fake
 via ``[telegram] base_url``/``base_file_url``; updates handled concurrently); ``serve(settings,
-core, stop)`` runs it by long polling or PTB's webhook server until ``stop`` is set. An update
+core, stop, status)`` connects (network errors and 5xx retried with capped backoff for
+``[server] start_retry_s``; a rejected token is ``bot.core.Rejected`` naming the variable), runs
+it by long polling or PTB's webhook server until ``stop`` is set, and reports the connection on
+``status``: ``ok`` from the first answered ``getUpdates``, ``reconnecting`` while PTB's polling
+loop retries an outage (one warning line per failed poll, no traceback); a token revoked while
+polling is ``Rejected`` too. An update
 asking for an analysis becomes a ``Job`` in ``telegram_intake`` before Telegram is told it
 arrived; the core (``bot.core.Core``) runs it and calls back ``deliver``. Commands and buttons go
 through the handlers here. What a request means and what the reply says are the core's business:
@@ -19,14 +24,17 @@ from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter,
+                            TelegramError)
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
                           CommandHandler, ContextTypes, MessageHandler, filters)
 
 from adapters import telegram_calls as calls
 from adapters import telegram_intake as intake
 from adapters import telegram_render as render
-from bot.core import Core, Delivered, Job, NotAccepted, RetryLater, Undeliverable
+from adapters.telegram_polling import Polling, poll_failed, transient
+from bot.core import (Backoff, Core, Delivered, Job, NotAccepted, Rejected, RetryLater, Status,
+                      Undeliverable, connect)
 from bot.reply import Reply
 from bot.requests import CommandRequest
 from bot.settings import Settings
@@ -38,7 +46,7 @@ UPDATES = ["message", "callback_query"]
 EXTRA_COMMANDS = ("consent",)  # understood here but not in the core's menu list
 
 
-def build(settings: Settings, core: Core) -> Application:
+def build(settings: Settings, core: Core, polling: Polling | None = None) -> Application:
     token = settings.secrets.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and "
@@ -56,6 +64,7 @@ def build(settings: Settings, core: Core) -> Application:
     app = (ApplicationBuilder().token(token).base_url(tg.base_url)
            .base_file_url(tg.base_file_url).update_queue(queue)
            .rate_limiter(AIORateLimiter(max_retries=0))
+           .get_updates_request(polling or Polling(Status("telegram")))
            .concurrent_updates(tg.concurrent_updates).build())
     handlers = Handlers(core, settings)
     register(app, handlers)
@@ -75,36 +84,71 @@ def register(app: Application, handlers: Handlers) -> None:
     app.add_error_handler(_log_error)
 
 
-async def serve(settings: Settings, core: Core, stop: asyncio.Event) -> None:
-    """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``."""
+async def serve(settings: Settings, core: Core, stop: asyncio.Event,
+                status: Status | None = None) -> None:
+    """Run the bot until ``stop`` is set: long polling, or a webhook on ``webhook_host:port``.
+    Raises ``Rejected`` for a refused token or webhook secret, ``GaveUp`` when Telegram stayed
+    unreachable for ``[server] start_retry_s``."""
     tg = settings.telegram
     secret = settings.secrets.telegram_webhook_secret
     if tg.mode == "webhook" and not secret:
         raise ValueError("[telegram] mode = \"webhook\" needs TELEGRAM_WEBHOOK_SECRET (1-256 of "
                          "A-Z a-z 0-9 _ -), so that only Telegram can post updates")
-    app = build(settings, core)
-    async with app:
-        await app.start()
+    status = status or Status("telegram")
+    polling = Polling(status)
+    app = build(settings, core, polling)
+    backoff = Backoff.of(settings.server)
+
+    async def initialize() -> bool:
+        await app.initialize()  # getMe
+        return True
+
+    async def start() -> bool:
+        if tg.mode == "webhook":
+            await app.updater.start_webhook(
+                listen=tg.webhook_host, port=tg.webhook_port,
+                url_path=urlparse(tg.webhook_url).path or "/telegram",
+                webhook_url=tg.webhook_url or None, secret_token=secret,
+                allowed_updates=UPDATES)
+            logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
+            status.ok()  # setWebhook accepted and the server listens
+        else:
+            await app.bot.delete_webhook()  # retried here, so that PTB's bootstrap call succeeds
+            await app.updater.start_polling(
+                poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES,
+                error_callback=lambda err: poll_failed(err, status))
+            logger.info("telegram long polling started")
+        return True
+
+    try:
         try:
+            if not await connect("telegram", initialize, transient, backoff, stop):
+                return  # stopped while waiting for Telegram
+            await app.start()
             # Before new updates: they may be redeliveries of these.
             await core.resume("telegram", lambda row: _revive(app.bot, core, row, settings))
-            if tg.mode == "webhook":
-                await app.updater.start_webhook(
-                    listen=tg.webhook_host, port=tg.webhook_port,
-                    url_path=urlparse(tg.webhook_url).path or "/telegram",
-                    webhook_url=tg.webhook_url or None, secret_token=secret,
-                    allowed_updates=UPDATES)
-                logger.info("telegram webhook on %s:%s", tg.webhook_host, tg.webhook_port)
-            else:
-                await app.updater.start_polling(
-                    poll_interval=0.0, timeout=int(tg.poll_timeout_s), allowed_updates=UPDATES)
-                logger.info("telegram long polling started")
-            await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
-            await stop.wait()
-        finally:
-            if app.updater.running:
+            if not await connect("telegram", start, transient, backoff, stop):
+                return
+        except InvalidToken:  # PTB's message holds the token itself: never pass it on
+            raise Rejected("Telegram", "TELEGRAM_BOT_TOKEN") from None
+        except BadRequest as err:
+            if "secret" in err.message.lower():
+                raise Rejected("Telegram", "TELEGRAM_WEBHOOK_SECRET") from None
+            raise
+        await calls.set_commands(app.bot, core)  # last: once the menu is set, the bot listens
+        waiting = [asyncio.create_task(stop.wait()), asyncio.create_task(polling.revoked.wait())]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiting:
+            task.cancel()
+        if polling.revoked.is_set() and not stop.is_set():  # PTB's polling has ended for good
+            raise Rejected("Telegram", "TELEGRAM_BOT_TOKEN")
+    finally:
+        if app.updater.running:
+            with contextlib.suppress(InvalidToken):  # polling ended on it (already handled)
                 await app.updater.stop()
+        if app.running:
             await app.stop()
+        await app.shutdown()
 
 
 # --- analyses: updates -> jobs, replies -> Bot API calls ---------------------------------------

@@ -122,12 +122,11 @@ def _run(settings: settings_mod.Settings) -> int:
     except UnwritablePath as exc:
         print(f"emotion-bot: {exc}", file=sys.stderr)
         return 2
-    try:
-        asyncio.run(run(settings))
+    try:  # 0: stopped cleanly; 1: every platform failed; 2: a setting, token or secret is wrong
+        return asyncio.run(run(settings))
     except (StartupError, ModelLoadError, UnwritablePath) as exc:
         print(f"emotion-bot: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _make_model(args: argparse.Namespace) -> int:

@@ -9,13 +9,19 @@ module, ``bot.requests``, ``bot.reply`` and ``bot.settings``; nothing else of th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.reply import Reply
 from bot.requests import AudioRequest, CommandRequest, Sender
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # What one delivery attempt came to. ``sent``: how many of the reply's parts (platform calls, in
@@ -113,3 +119,89 @@ class Core(Protocol):
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) for the jobs in progress."""
+
+
+# --- a platform's connection, as its adapter reports it ------------------------------------------
+
+
+class Rejected(Exception):
+    """The platform refused a token or secret: retrying cannot help. ``variable`` names the
+    environment variable to fix; the message never holds its value."""
+
+    def __init__(self, platform: str, variable: str) -> None:
+        super().__init__(f"{platform} rejected {variable}: check that it is set to the "
+                         f"current value (it was revoked, regenerated or mistyped)")
+        self.platform, self.variable = platform, variable
+
+
+class GaveUp(Exception):
+    """The platform stayed unreachable for ``[server] start_retry_s``."""
+
+
+class Status:
+    """Where one platform's connection stands, for ``/readyz``: ``starting``, ``ok`` (really
+    polling or listening), ``reconnecting`` (lost, the adapter or its library is retrying) or
+    ``failed: <reason>``. The adapter's ``serve`` reports; the runner reads ``line()``."""
+
+    def __init__(self, platform: str = "") -> None:
+        self.platform, self.state, self.reason = platform, "starting", ""
+
+    def ok(self) -> None:
+        if self.state == "reconnecting":
+            logger.info("%s: connected again", self.platform)
+        self._set("ok")
+
+    def reconnecting(self, reason: str = "") -> None:
+        if self.state != "failed":
+            self._set("reconnecting", reason)
+
+    def failed(self, reason: str) -> None:
+        self._set("failed", reason)
+
+    def _set(self, state: str, reason: str = "") -> None:
+        self.state, self.reason = state, reason
+
+    def line(self) -> str:
+        return f"failed: {self.reason}" if self.state == "failed" else self.state
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential waits between connection attempts, for at most ``give_up_s``."""
+
+    first_s: float = 1.0
+    max_s: float = 30.0
+    give_up_s: float = 300.0
+
+    @classmethod
+    def of(cls, server) -> Backoff:
+        """From ``[server]``: ``retry_first_wait_s``, ``retry_max_wait_s``, ``start_retry_s``."""
+        return cls(server.retry_first_wait_s, server.retry_max_wait_s, server.start_retry_s)
+
+
+async def connect(platform: str, attempt: Callable[[], Awaitable[T]],
+                  transient: Callable[[BaseException], str | None], backoff: Backoff,
+                  stop: asyncio.Event) -> T | None:
+    """``await attempt()`` until it succeeds. An error ``transient`` names (a reason: network
+    down, a 5xx) is one warning line and a wait; any other is raised. After
+    ``backoff.give_up_s`` raises ``GaveUp``; returns None when ``stop`` is set meanwhile."""
+    deadline = time.monotonic() + backoff.give_up_s
+    wait, tries = backoff.first_s, 0
+    while not stop.is_set():
+        tries += 1
+        try:
+            return await attempt()
+        except Exception as err:  # noqa: BLE001  (``transient`` decides)
+            reason = transient(err)
+            if reason is None:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GaveUp(f"unreachable for {backoff.give_up_s:g} s ({reason})") from None
+            pause = min(wait, left)
+            logger.warning("%s: cannot connect (attempt %d: %s); trying again in %.1f s",
+                           platform, tries, reason, pause)
+            wait = min(wait * 2, backoff.max_s)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+    return None

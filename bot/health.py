@@ -1,8 +1,9 @@
 """A tiny local HTTP server for operators: ``/livez``, ``/readyz`` and ``/metrics``.
 
 ``/livez`` answers 200 while the process runs. ``/readyz`` answers 200 only when every readiness
-check passes (model loaded, database writable, platforms connected) and 503 while starting or
-draining, with one line per check. ``/metrics`` is Prometheus' text format. Binds to
+line is ``ok`` (model loaded, database writable, each platform really polling or listening) and
+503 while starting, reconnecting, failed or draining, with one line per check: ``model: ok``,
+``telegram: starting | ok | reconnecting | failed: <reason>``. ``/metrics`` is Prometheus' text format. Binds to
 ``[server] host`` (default 127.0.0.1).
 """
 
@@ -18,7 +19,7 @@ from bot.metrics import REGISTRY
 
 logger = logging.getLogger(__name__)
 
-Check = Callable[[], bool]
+Check = Callable[[], "bool | str"]  # True/"ok" passes; False or any other text is the line
 _READ_TIMEOUT_S = 5.0
 
 
@@ -33,12 +34,14 @@ class Health:
             lines.append("draining: shutting down")
         for name, check in self.checks.items():
             try:
-                passed = bool(check())
+                state = check()
             except Exception:  # a failing check means not ready, never a crash
                 logger.debug("readiness check %s raised", name, exc_info=True)
-                passed = False
-            ok &= passed
-            lines.append(f"{name}: {'ok' if passed else 'not ready'}")
+                state = False
+            if isinstance(state, bool):
+                state = "ok" if state else "not ready"
+            ok &= state == "ok"
+            lines.append(f"{name}: {state}")
         return ok and bool(self.checks), "\n".join(lines) + "\n"
 
 

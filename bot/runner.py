@@ -1,7 +1,11 @@
 """`emotion-bot run`: every configured platform in one process, on one engine and one history.
 
 Start-up checks name exactly what is missing before anything connects. Each platform resumes the
-jobs its journal holds from before a restart before it takes new work. The engine's live figures
+jobs its journal holds from before a restart before it takes new work. Each adapter reports its
+connection on a ``bot.core.Status`` (``/readyz`` shows it). ``run`` returns the exit status:
+0 after a clean stop, 2 at once when a platform rejected a token or secret, 1 when every platform
+has failed (unreachable for ``[server] start_retry_s``, or stopped by an error); with one platform
+failed and another serving, the process keeps serving and ``/readyz`` says 503. The engine's live figures
 (queue depth, batch sizes) are copied into the Prometheus metrics every ``METRICS_PERIOD_S``.
 SIGTERM/SIGINT stop intake, let in-flight work finish within ``[server] drain_timeout_s``, then
 close the engine and database.
@@ -11,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 import signal
 from collections.abc import Callable
 
 from bot import audio, logs, metrics, preflight
+from bot.core import GaveUp, Rejected, Status
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 METRICS_PERIOD_S = 1.0
 PURGE_PERIOD_S = 6 * 3600.0
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
 class StartupError(RuntimeError):
@@ -58,12 +65,14 @@ def platforms(settings: Settings) -> list[str]:
     return chosen
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """Serve every configured platform until ``stop`` (or SIGTERM/SIGINT); the exit status."""
     from bot import health as health_mod
     from bot.app import inference, running
 
     names = platforms(settings)
     preflight.check(settings)  # unwritable paths are named before the model loads
+    logs.protect(v for v in dataclasses.astuple(settings.secrets) if v)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,19 +89,18 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
             logs.set_salt(core.history.salt())
-            state.checks["database"] = lambda: core.database_fault() is None
+            state.checks["database"] = lambda: core.database_fault() or "ok"
             watcher = asyncio.create_task(watch_engine(backend.stats))
             purger = asyncio.create_task(purge_daily(core.history))
-            connected: dict[str, bool] = {}
             tasks = []
             for name in names:
                 adapter = importlib.import_module(f"adapters.{name}")
-                connected[name] = False
-                state.checks[name] = lambda n=name: connected[n]
+                status = Status(name)
+                state.checks[name] = status.line
                 tasks.append(asyncio.create_task(
-                    _serve(adapter, name, settings, core, stop, connected), name=name))
+                    _serve(adapter, name, settings, core, stop, status), name=name))
             logger.info("running: %s", ", ".join(names))
-            await stop.wait()
+            code = await supervise(tasks, stop)
             state.draining = True
             logger.info("stopping: finishing work in progress (up to %.0f s)",
                         settings.server.drain_timeout_s)
@@ -108,17 +116,52 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if server is not None:
             server.close()
             await server.wait_closed()
+    return code
 
 
-async def _serve(adapter, name, settings, core, stop, connected) -> None:
-    """Run one platform until ``stop``; a crash is logged and ends only that platform."""
+async def supervise(tasks: list[asyncio.Task], stop: asyncio.Event) -> int:
+    """Wait for ``stop`` or the platforms' ends; sets ``stop`` when a platform rejected its
+    credentials (2) or when every platform has ended on its own (1). The exit status."""
+    code, pending = EXIT_OK, set(tasks)
+    stopped = asyncio.create_task(stop.wait())
     try:
-        connected[name] = True
-        await adapter.serve(settings, core, stop)
-    except Exception:
-        logger.exception("platform %s stopped with an error", name)
+        while not stop.is_set():
+            done, _ = await asyncio.wait(pending | {stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopped}:
+                pending.discard(task)
+                if task.result() == EXIT_REJECTED:
+                    code = EXIT_REJECTED
+                    stop.set()
+            if not pending and not stop.is_set():
+                logger.error("every platform has failed: stopping")
+                code = EXIT_FAILED
+                stop.set()
     finally:
-        connected[name] = False
+        stopped.cancel()
+    return code
+
+
+async def _serve(adapter, name: str, settings: Settings, core, stop: asyncio.Event,
+                 status: Status) -> int:
+    """Run one platform until ``stop``; its end as an exit status (never raises). A failure is
+    one line (a traceback only for an unexpected error) and ends only that platform."""
+    try:
+        await adapter.serve(settings, core, stop, status)
+        if stop.is_set():
+            return EXIT_OK
+        status.failed("stopped by itself")
+        logger.error("platform %s stopped by itself", name)
+    except Rejected as err:
+        status.failed(f"{err.variable} was rejected")
+        logger.error("%s", err)
+        return EXIT_REJECTED
+    except GaveUp as err:
+        status.failed(str(err))
+        logger.error("%s: %s; giving up", name, err)
+    except Exception as err:
+        status.failed(f"stopped by an error ({type(err).__name__})")
+        logger.exception("platform %s stopped with an error", name)
+    return EXIT_FAILED
 
 
 async def watch_engine(stats: Callable[[], dict], period_s: float = METRICS_PERIOD_S) -> None:

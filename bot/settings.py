@@ -140,6 +140,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = field(default=9090, metadata=_range(1, 65535))
     drain_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
+    start_retry_s: float = field(default=300.0, metadata=_range(0, 86_400))
+    retry_first_wait_s: float = field(default=1.0, metadata=_range(0.01, 3600))
+    retry_max_wait_s: float = field(default=30.0, metadata=_range(0.01, 3600))
 
 
 @dataclass(frozen=True)

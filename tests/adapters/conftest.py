@@ -1,16 +1,19 @@
-"""Fixtures of the adapter tests: a fake Slack (``fake``) and a live Telegram bot over the
-fake Bot API with the real core and the tiny model (``bot_world``)."""
+"""Fixtures of the adapter tests: a fake Slack (``fake``), a live Telegram bot over the fake
+Bot API with the real core and the tiny model (``bot_world``), and the whole log (``log``)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 
 import pytest
 
 from adapters.telegram import serve
-from bot import app
+from bot import app, logs
 from bot.settings import Secrets, from_mapping
 from tests.adapters import fake_telegram
+from tests.adapters import startup_kit
 from tests.adapters.fake_slack import FakeSlack
 
 
@@ -53,3 +56,18 @@ def bot_world(tmp_path, tiny_model):
             return asyncio.run(main())
 
     return run
+
+
+@pytest.fixture
+def log(caplog):
+    """The whole log at DEBUG, as ``emotion-bot -v run`` configures it (plus pytest's caplog)."""
+    caplog.set_level(logging.DEBUG)
+    stream = io.StringIO()
+    handler = logs.handler("text", stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logs.quiet_platform_libraries()
+    try:
+        yield startup_kit.Log(caplog, stream)
+    finally:
+        root.removeHandler(handler)

@@ -3,7 +3,11 @@ response_url endpoints, and a Socket Mode WebSocket endpoint.
 
 Like bolt-python's ``tests/mock_web_api_server``: every request is recorded by path, and tests
 wait for the ones they expect with a timeout. ``url_private_download`` without the bot token
-answers 200 with an HTML sign-in page, as Slack does.
+answers 200 with an HTML sign-in page, as Slack does. A token other than ``bot_token`` /
+``app_token`` gets ``invalid_auth``, as from Slack for a revoked or mistyped token.
+``outage(seconds=..., requests=...)`` makes the Web API answer 502 with an HTML page (or, with
+``status=0``, drop the connection unanswered) for a while, then recover; ``FakeSocket.drop()``
+closes the live Socket Mode connections mid-run.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class FakeSlack:
     ws_url: str = ""
     file_token: str = ""  # the token file downloads accept (default: bot_token)
     records: list = field(default_factory=list)
+    outages: list = field(default_factory=list)  # phases, in order (see ``outage``)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -70,6 +75,31 @@ class FakeSlack:
                 "shares": {"public": {channel: [{"ts": ts}]}} if channel else {}, **info}
         self.files[file_id] = (meta, data)
         return meta
+
+    def outage(self, seconds: float | None = None, requests: int | None = None,
+               status: int = 502) -> None:
+        """Every Web API call fails for ``seconds`` (counted from the first call it meets) or for
+        the next ``requests`` calls, then Slack recovers: ``status`` 502 with an HTML page, or 0
+        (the connection closed unanswered). Outages queue one after another."""
+        with self._cond:
+            self.outages.append({"seconds": seconds, "left": requests, "status": status,
+                                 "until": None})
+
+    def in_outage(self) -> int | None:
+        with self._cond:
+            while self.outages:
+                phase = self.outages[0]
+                if phase["left"] is not None:
+                    if phase["left"] > 0:
+                        phase["left"] -= 1
+                        return phase["status"]
+                else:
+                    if phase["until"] is None:
+                        phase["until"] = time.monotonic() + phase["seconds"]
+                    if time.monotonic() < phase["until"]:
+                        return phase["status"]
+                self.outages.pop(0)
+            return None
 
     def record(self, rec: Record) -> None:
         with self._cond:
@@ -202,6 +232,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
                 return
             self.fake.record(Record(path, params, headers, raw))
+            down = self.fake.in_outage()
+            if down == 0:  # the network is down: no answer at all
+                self.close_connection = True
+                return
+            if down is not None:
+                self._reply(down, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+                return
             result = self.fake.api(path[len("/api/"):], params, token or "")
             self._reply(200, json.dumps(result).encode())
             return
@@ -228,6 +265,8 @@ class FakeSocket:
     def __init__(self) -> None:
         self.acks: list[dict] = []
         self.outbox: list[dict] = []
+        self.sessions: set = set()  # the live connections
+        self.connections = 0  # how many were ever opened
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -242,12 +281,40 @@ class FakeSocket:
         self.url = f"ws://127.0.0.1:{port}/link"
 
     async def _session(self, ws) -> None:
-        await ws.send(json.dumps({"type": "hello", "num_connections": 1}))
-        for envelope in self.outbox:
-            await ws.send(json.dumps(envelope))
-        async for message in ws:
-            self.acks.append(json.loads(message))
-            self._ready.set()
+        self.connections += 1
+        self.sessions.add(ws)
+        try:
+            await ws.send(json.dumps({"type": "hello", "num_connections": 1}))
+            for envelope in self.outbox:
+                await ws.send(json.dumps(envelope))
+            async for message in ws:
+                self.acks.append(json.loads(message))
+                self._ready.set()
+        except Exception:  # noqa: BLE001  (a dropped connection)
+            pass
+        finally:
+            self.sessions.discard(ws)
+
+    def drop(self) -> None:
+        """Close every live connection, as Slack does on a refresh or an outage."""
+        async def close() -> None:
+            for ws in list(self.sessions):
+                await ws.close(1001, "going away")
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+
+    def send(self, envelope: dict) -> int:
+        """Send ``envelope`` on every live connection now; how many got it."""
+        async def send() -> int:
+            live = list(self.sessions)
+            for ws in live:
+                await ws.send(json.dumps(envelope))
+            return len(live)
+
+        return asyncio.run_coroutine_threadsafe(send(), self._loop).result(10)
+
+    def acked(self, envelope_id: str) -> list[dict]:
+        return [a for a in self.acks if a.get("envelope_id") == envelope_id]
 
     def wait_ack(self, timeout: float = 20.0) -> dict:
         if not self._ready.wait(timeout):

@@ -8,7 +8,11 @@ the file bytes, the send*/edit* methods, setMyCommands, answerCallbackQuery and 
 bot, 400 "file is too big" like the cloud API for files over 20 MB. Time-based flood control
 like Telegram's (``flood_control``, ``ban``): a send too soon after the last one in a chat, or
 over a group's per-minute allowance, gets 429 with the ``retry_after`` still left, and a send
-during a ban prolongs it, as Telegram punishes. Builders at the bottom make update dicts.
+during a ban prolongs it, as Telegram punishes. Outages like the real network's:
+``outage(seconds=..., requests=...)`` makes every Bot API call answer 502 Bad Gateway (or, with
+``status=0``, drop the connection unanswered) for a while, then recover; ``rejected = True``
+answers 401 Unauthorized like Telegram for a revoked token. Builders at the bottom make update
+dicts.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class FakeTelegram:
         self.forbidden: set[int] = set()  # chat ids that answer 403
         self.sizeless: set[str] = set()  # file_ids whose getFile has no file_size
         self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
+        self.rejected = False  # True: every call answers 401 Unauthorized (a revoked token)
+        self._outages: list[dict] = []  # phases, in order: {"seconds"|"left", "status"}
         self._updates: list[dict] = []
         self._flood: tuple[float, int, float] | None = None  # see flood_control
         self._bans: dict[int, tuple[float, float, float]] = {}  # chat -> (until, length,
@@ -138,6 +144,32 @@ class FakeTelegram:
             return max(1, math.ceil(minute_s - (now - recent[0])))
         sent.append(now)
         return None
+
+    def outage(self, seconds: float | None = None, requests: int | None = None,
+               status: int = 502) -> None:
+        """Every Bot API call fails for ``seconds`` (counted from the first call it meets) or for
+        the next ``requests`` calls, then the API recovers: ``status`` 502 (a proxy in front of a
+        Bot API that is down) or 0 (the connection closed unanswered: the network is not up).
+        Calls queue: an outage added during another begins when that one ends."""
+        with self._cond:
+            self._outages.append({"seconds": seconds, "left": requests, "status": status,
+                                  "until": None})
+
+    def _in_outage(self) -> int | None:
+        with self._cond:
+            while self._outages:
+                phase = self._outages[0]
+                if phase["left"] is not None:
+                    if phase["left"] > 0:
+                        phase["left"] -= 1
+                        return phase["status"]
+                else:
+                    if phase["until"] is None:
+                        phase["until"] = time.monotonic() + phase["seconds"]
+                    if time.monotonic() < phase["until"]:
+                        return phase["status"]
+                self._outages.pop(0)
+            return None
 
     def recorded(self, method: str | None = None) -> list[Recorded]:
         with self._cond:
@@ -248,6 +280,18 @@ class FakeTelegram:
                     return
                 method = path[len(prefix):]
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                down = fake._in_outage()
+                if down is not None or fake.rejected:
+                    status = 401 if down is None else down
+                    with fake._cond:
+                        fake.calls.append(Recorded(method, {}, {}, status))
+                    if status == 0:  # the network is down: no answer at all
+                        self.close_connection = True
+                        return
+                    text = "Unauthorized" if status == 401 else "Bad Gateway"
+                    self._reply(status, json.dumps({"ok": False, "error_code": status,
+                                                    "description": text}).encode())
+                    return
                 params, files = _parse(self.headers.get("Content-Type", ""), body)
                 status, answer = fake._answer(method, params, files)
                 with fake._cond:
