@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bot import audio, metrics
 from bot.errors import AudioError, TooLarge
 from bot.history import History
-from bot.inference import Inference
+from bot.inference import Inference, Unreachable
 from bot.limits import Limiter
 from bot.logs import user_ref
 from bot.messages import describe, language, text
@@ -186,6 +186,8 @@ class Service:
             result = await self.inference.infer(decoded.waveform, granularity)
         except self.inference.busy:
             return self.refuse("engine.busy", lang, "busy")
+        except Unreachable:
+            return self.refuse("engine.unreachable", lang, "unreachable")
         metrics.INFERENCE_SECONDS.observe(time.monotonic() - started)
         metrics.AUDIO_SECONDS.labels(req.sender.platform).inc(decoded.duration_s)
         self.limiter.spend_audio(req.sender.key, decoded.duration_s)
