@@ -99,7 +99,7 @@ def samples(body: bytes, content_type: str, max_seconds: float) -> np.ndarray:
     peak = float(np.abs(wave).max()) if len(wave) else 0.0
     if peak > MAX_ABS:
         raise bad_samples(f"the peak is {peak:.3g}, far outside [-1, 1]")
-    return np.ascontiguousarray(wave, dtype=np.float32)
+    return np.array(wave, dtype=np.float32)  # a writable copy (torch wants one)
 
 
 def npz(record: dict, result) -> bytes:
