@@ -77,6 +77,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     try:
         async with inference(settings) as backend, running(settings, backend=backend) as service:
             state.checks["model"] = lambda: True
+            state.checks["engine"] = backend.ready  # a remote engine: its service answers
             logs.set_salt(service.history.salt())
             state.checks["database"] = service.history.writable
             watcher = asyncio.create_task(watch_engine(backend.stats))

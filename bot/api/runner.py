@@ -93,7 +93,7 @@ async def serve(settings: Settings, model=None, *, stop: asyncio.Event | None = 
     health = Health()
     try:
         async with inference(settings, model) as backend:
-            health.checks["engine"] = getattr(backend, "ready", lambda: True)
+            health.checks["engine"] = backend.ready
             app, api = build(settings, backend, health)
             config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
                                     server_header=False, date_header=False,

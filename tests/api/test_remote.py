@@ -225,3 +225,12 @@ def test_the_info_answer_must_look_like_emotion_bot():
 
     with pytest.raises(Unreachable, match="did not answer like emotion-bot serve"):
         asyncio.run(run())
+
+
+def test_ready_follows_the_services_readyz(api_server):
+    served = api_server()
+    remote = RemoteInference(served.url)
+    assert remote.ready() is True
+    served.stop()
+    assert remote.ready() is False
+    asyncio.run(remote.close())
