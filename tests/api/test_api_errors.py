@@ -173,3 +173,17 @@ def _wait_refused(url: str, timeout_s: float = 30.0) -> None:
     raise AssertionError("the server kept listening")
 
 
+
+
+def test_the_engine_refuses_samples_whose_normalisation_overflows(tiny_model):
+    import asyncio
+
+    from bot import app
+    from bot.settings import from_mapping
+
+    async def run():
+        async with app.inference(from_mapping({"engine": {"device": "cpu"}}), tiny_model) as e:
+            await e.infer(np.full(16000, 1e30, dtype=np.float32), "utterance")
+
+    with pytest.raises(ValueError, match="too large to normalise"):
+        asyncio.run(run())
