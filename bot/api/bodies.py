@@ -63,11 +63,14 @@ async def upload(request, max_mb: float) -> tuple[bytes, str]:
                                                          max_part_size=cap + 1)
     except Exception as exc:  # starlette's MultiPartException and parser errors
         raise ApiError(400, "bad_request", f"The multipart body can't be read ({exc}).") from None
-    part = form.get("file")
-    if part is None or isinstance(part, str):
-        raise ApiError(400, "bad_request", "A multipart/form-data body needs the audio in a "
-                       "file field named 'file'.")
-    data = await part.read()
+    try:
+        part = form.get("file")
+        if part is None or isinstance(part, str):
+            raise ApiError(400, "bad_request", "A multipart/form-data body needs the audio in a "
+                           "file field named 'file'.")
+        data = await part.read()
+    finally:
+        await form.close()  # the spooled temporary file
     if len(data) > cap:
         raise too_large(len(data), max_mb)
     return data, part.filename or ""
