@@ -44,8 +44,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_serve(model_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_serve(model_dir: Path, threads: int = 0) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "EMOTION_BOT__ENGINE__MODEL": str(model_dir),
+           "EMOTION_BOT__ENGINE__THREADS": str(threads),
            "EMOTION_BOT__ENGINE__DEVICE": "cpu", "EMOTION_BOT__API__PORT": "0",
            "EMOTION_BOT__LOGGING__LEVEL": "INFO"}
     env.pop("EMOTION_BOT_API_TOKEN", None)
@@ -95,7 +96,7 @@ async def measure(call, n: int, concurrency: int) -> dict:
     return summary(latencies, time.perf_counter() - started)
 
 
-async def run(model_dir: Path, url: str, n: int, concurrency: int) -> dict:
+async def run(model_dir: Path, url: str, n: int, concurrency: int, threads: int) -> dict:
     import httpx
 
     from bot import app, audio
@@ -103,7 +104,7 @@ async def run(model_dir: Path, url: str, n: int, concurrency: int) -> dict:
     from bot.settings import from_mapping
 
     settings = from_mapping({"engine": {"model": str(model_dir), "device": "cpu",
-                                        "max_queue_clips": 4096}})
+                                        "threads": threads, "max_queue_clips": 4096}})
     data = NOTE.read_bytes()
     wave = audio.decode(data, settings.audio).waveform
     samples = wave.astype("<f4").tobytes()
@@ -148,16 +149,20 @@ def main() -> None:
     parser.add_argument("--size", choices=("tiny", "base", "large"), default="tiny")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads of each engine (0: every core). Two engines of 2 "
+                        "threads each on 2 cores slow each other down: 1 compares them fairly")
     args = parser.parse_args()
     from engine.checkpoint import make_model
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         log(f"writing a {args.size} checkpoint with RANDOM weights")
         model_dir = make_model(Path(tmp) / args.size, args.size, seed=0)
-        proc, url = start_serve(model_dir)
+        proc, url = start_serve(model_dir, args.threads)
         try:
             log(f"serve is up at {url}; {args.requests} requests per row, 2.0 s voice note")
-            figures = asyncio.run(run(model_dir, url, args.requests, args.concurrency))
+            figures = asyncio.run(run(model_dir, url, args.requests, args.concurrency,
+                                      args.threads))
         finally:
             proc.terminate()
             rc = proc.wait(60)
@@ -166,6 +171,7 @@ def main() -> None:
         if "overhead_p50_ms" in row:
             log(f"{key:>16}: {row['overhead_p50_ms']:+.2f} ms")
     print(json.dumps({"size": args.size, "requests": args.requests, "clip_s": 2.0,
+                      "threads": args.threads,
                       "cores": len(os.sched_getaffinity(0)), "serve_exit": rc,
                       "figures": figures}))
 

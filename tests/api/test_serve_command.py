@@ -194,3 +194,14 @@ def test_without_the_api_extra_serve_exits_2_saying_what_to_install(monkeypatch,
 
 def test_serve_has_help():
     assert "serve" in cli.build_parser().format_help()
+
+
+def test_the_listener_says_tcp_so_asyncio_turns_nagle_off():
+    """With proto 0 (socket.create_server) asyncio skips TCP_NODELAY and every keep-alive answer
+    waited ~40 ms for a delayed ACK (measured: /v1/info 47 ms -> 1.4 ms)."""
+    import socket
+
+    from bot.api.runner import listen
+
+    with listen("127.0.0.1", 0) as sock:
+        assert (socket.SOCK_STREAM, socket.IPPROTO_TCP) == (sock.type, sock.proto)
