@@ -6,7 +6,8 @@ built from the same settings as ``emotion-bot serve``:
     serve run bot.api.ray_serve:app_builder config=/etc/emotion-bot/config.toml replicas=2
 
 ``app_builder(args)`` reads ``config`` (a settings file; the environment applies as usual),
-``replicas`` (default 1), ``gpus`` (GPUs per replica, default 1 when CUDA is visible, else 0),
+``replicas`` (default 1; or ``min_replicas``/``max_replicas``/``target_ongoing_requests`` to
+autoscale), ``gpus`` (GPUs per replica, default 1 when CUDA is visible, else 0),
 ``max_ongoing_requests`` (per replica, default 32) and ``max_queued_requests`` (default 64; Ray's
 own default queue is unbounded). On CPU a replica takes ``num_cpus=1`` and one torch thread.
 A request beyond a replica's ``max_ongoing_requests`` waits in Ray's queue; beyond
@@ -68,9 +69,17 @@ def app_builder(args: dict):
     """The Serve application (``serve run bot.api.ray_serve:app_builder key=value ...``)."""
     gpus = float(args.get("gpus", 1 if _cuda_visible() else 0))
     actor = {"num_gpus": gpus} if gpus else {"num_cpus": 1}
+    if "max_replicas" in args:  # autoscaling on ongoing requests per replica
+        scale = {"autoscaling_config": {
+            "min_replicas": int(args.get("min_replicas", 1)),
+            "max_replicas": int(args["max_replicas"]),
+            "target_ongoing_requests": float(args.get("target_ongoing_requests", 8)),
+        }}
+    else:
+        scale = {"num_replicas": int(args.get("replicas", 1))}
     deployment = serve.deployment(EmotionApi).options(
         name="emotion-bot",
-        num_replicas=int(args.get("replicas", 1)),
+        **scale,
         ray_actor_options=actor,
         max_ongoing_requests=int(args.get("max_ongoing_requests", 32)),
         max_queued_requests=int(args.get("max_queued_requests", 64)),
