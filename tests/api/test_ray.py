@@ -35,7 +35,7 @@ def cluster(tiny_model_dir, tmp_path_factory) -> dict:
     proc = subprocess.run(
         ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
          str(HELPER), str(tiny_model_dir), str(work)],
-        capture_output=True, text=True, timeout=230)
+        capture_output=True, text=True, timeout=300)
     assert 0 == proc.returncode, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
