@@ -14,6 +14,10 @@ concurrent callers:
 - ``analyze``   ``POST /v1/analyze`` with the file (adds the ffmpeg decode and speech gate);
 - ``local+decode``  decode + infer in this process: what ``analyze`` does.
 
+With ``--ray`` the whole bench re-runs itself inside ``unshare -rn`` (loopback only) and adds the
+HTTP rows against a local Ray Serve cluster (``bot.api.ray_serve``) with 1 and 2 replicas
+(``ray1-*``, ``ray2-*``; one CPU and one torch thread per replica).
+
 Prints requests/s, p50/p95 latency and the per-request overhead (p50 minus the in-process p50 of
 the same work); the last line is one JSON object with every figure. Other processes on the
 machine skew every figure.
@@ -96,7 +100,8 @@ async def measure(call, n: int, concurrency: int) -> dict:
     return summary(latencies, time.perf_counter() - started)
 
 
-async def run(model_dir: Path, url: str, n: int, concurrency: int, threads: int) -> dict:
+async def run(model_dir: Path, url: str, n: int, concurrency: int, threads: int,
+              ray_url=None) -> dict:
     import httpx
 
     from bot import app, audio
@@ -137,11 +142,68 @@ async def run(model_dir: Path, url: str, n: int, concurrency: int, threads: int)
                 log(f"{key:>16}: {figures[key]['requests_per_s']:8.2f} req/s   "
                     f"p50 {figures[key]['p50_ms']:8.2f} ms   p95 {figures[key]['p95_ms']:8.2f} ms")
         await remote.close()
+    clusters = ray_url() if ray_url else iter(())
+    # serve.run blocks while replicas start: off the event loop
+    while (cluster := await asyncio.to_thread(next, clusters, None)) is not None:
+        replicas, url_of = cluster
+        async with httpx.AsyncClient(base_url=url_of, timeout=120) as ray_client:
+            remote = await RemoteInference(url_of, max_in_flight=4096).connect()
+
+            async def ray_post(path, body, _c=ray_client, **headers):
+                response = await _c.post(path, content=body, headers=headers)
+                response.raise_for_status()
+
+            ray_calls = {
+                "emotion": lambda: ray_post("/v1/emotion", samples, **{
+                    "Content-Type": "application/octet-stream"}),
+                "remote": lambda: remote.infer(wave, "utterance"),
+                "analyze": lambda: ray_post("/v1/analyze", data),
+            }
+            for c in sorted({1, concurrency}):
+                for name, call in ray_calls.items():
+                    key = f"ray{replicas}-{name}@{c}"
+                    figures[key] = await measure(call, n, c)
+                    base = "local+decode" if name == "analyze" else "local"
+                    figures[key]["overhead_p50_ms"] = round(
+                        figures[key]["p50_ms"] - figures[f"{base}@{c}"]["p50_ms"], 2)
+                    log(f"{key:>16}: {figures[key]['requests_per_s']:8.2f} req/s   "
+                        f"p50 {figures[key]['p50_ms']:8.2f} ms")
+            await remote.close()
     for c in sorted({1, concurrency}):
         for name, base in (("emotion", "local"), ("remote", "local"), ("analyze", "local+decode")):
             figures[f"{name}@{c}"]["overhead_p50_ms"] = round(
                 figures[f"{name}@{c}"]["p50_ms"] - figures[f"{base}@{c}"]["p50_ms"], 2)
     return figures
+
+
+def ray_clusters(model_dir: Path, work: Path):
+    """Yield ``(replicas, url)`` for a local Ray Serve app with 1, then 2 replicas."""
+    import socket
+
+    import ray
+    from ray import serve
+
+    from bot.api.ray_serve import app_builder
+
+    config = work / "config.toml"
+    config.write_text(f'[engine]\nmodel = "{model_dir}"\ndevice = "cpu"\n')
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ["PYTHONPATH"] = str(ROOT)
+    ray.init(include_dashboard=False, object_store_memory=80 * 1024 * 1024,
+             _temp_dir=str(work / "ray"), log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        for replicas in (1, 2):
+            started = time.perf_counter()
+            serve.run(app_builder({"config": str(config), "replicas": replicas,
+                                   "max_queued_requests": 4096}), route_prefix="/", name="bench")
+            log(f"ray: {replicas} replica(s) ready in {time.perf_counter() - started:.1f} s")
+            yield replicas, f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
+        ray.shutdown()
 
 
 def main() -> None:
@@ -152,7 +214,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads of each engine (0: every core). Two engines of 2 "
                         "threads each on 2 cores slow each other down: 1 compares them fairly")
+    parser.add_argument("--ray", action="store_true",
+                        help="also Ray Serve with 1 and 2 replicas (inside unshare -rn)")
     args = parser.parse_args()
+    if args.ray and not os.environ.get("BENCH_IN_NETNS"):
+        os.execvp("unshare", ["unshare", "-rn", "sh", "-c",
+                              'ip link set lo up && BENCH_IN_NETNS=1 exec "$0" "$@"',
+                              sys.executable, *sys.argv])
     from engine.checkpoint import make_model
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
@@ -161,8 +229,9 @@ def main() -> None:
         proc, url = start_serve(model_dir, args.threads)
         try:
             log(f"serve is up at {url}; {args.requests} requests per row, 2.0 s voice note")
+            ray_url = (lambda: ray_clusters(model_dir, Path(tmp))) if args.ray else None
             figures = asyncio.run(run(model_dir, url, args.requests, args.concurrency,
-                                      args.threads))
+                                      args.threads, ray_url))
         finally:
             proc.terminate()
             rc = proc.wait(60)
