@@ -50,6 +50,26 @@ def replicas() -> list[int]:
     return [p for p in descendants(os.getpid()) if "ServeReplica" in cmdline(p)]
 
 
+def remote_scores(url: str) -> dict:
+    """What the bots' remote engine (``backend = "remote"``) gets from the deployment."""
+    import asyncio
+
+    from bot import audio
+    from bot.remote import RemoteInference
+    from bot.settings import AudioSettings
+
+    wave = audio.decode(VOICE, AudioSettings()).waveform
+
+    async def run():
+        remote = await RemoteInference(url, TOKEN).connect()
+        try:
+            return (await remote.infer(wave, "utterance")).score_map()
+        finally:
+            await remote.close()
+
+    return asyncio.run(run())
+
+
 def main(model_dir: str, work: str) -> dict:
     import httpx
     import numpy as np
@@ -81,6 +101,7 @@ def main(model_dir: str, work: str) -> dict:
         out["first_answer_s"] = round(time.monotonic() - started, 1)
         out["status"] = answer.status_code
         out["scores"] = answer.json()["scores"]
+        out["remote_scores"] = remote_scores(url)
         out["unauthorized"] = httpx.get(f"{url}/v1/info", timeout=30).status_code
         out["readyz"] = httpx.get(f"{url}/readyz", timeout=30).text
 

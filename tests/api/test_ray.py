@@ -52,6 +52,8 @@ def test_ray_serve_gives_the_in_process_engines_scores(cluster, tiny_model):
     assert 200 == cluster["status"]
     assert expected.keys() == cluster["scores"].keys()
     assert max(abs(expected[k] - cluster["scores"][k]) for k in expected) <= 1e-6
+    # the bots' remote engine through Ray's proxy: what `run` with backend = "remote" uses
+    assert max(abs(expected[k] - cluster["remote_scores"][k]) for k in expected) <= 1e-6
     assert (401, "engine: ok\n") == (cluster["unauthorized"], cluster["readyz"])
 
 
