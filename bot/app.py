@@ -43,8 +43,20 @@ def engine_config(settings: Settings):
 async def inference(settings: Settings, model=None) -> AsyncIterator[Inference]:
     """The one inference of this process (see ``bot.inference``), started and, on exit, drained
     and stopped. ``model``: an already loaded ``LoadedModel`` (tests); else the configured one is
-    loaded here (raises ``engine.loader.ModelLoadError`` with a clear message)."""
+    loaded here (raises ``engine.loader.ModelLoadError`` with a clear message).
+    ``[engine] backend = "remote"``: the ``emotion-bot serve`` at ``[engine] url`` (no model here;
+    raises ``bot.inference.Unreachable`` when it cannot be reached)."""
     import asyncio
+
+    if settings.engine.backend == "remote":
+        from bot.remote import RemoteInference
+
+        remote = RemoteInference.from_settings(settings)
+        try:
+            yield await remote.connect()
+        finally:
+            await remote.close()
+        return
 
     from engine.engine import Engine
 

@@ -73,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(run, top=False)
 
+    from bot.api import runner as api_runner
+
+    serve = commands.add_parser(
+        "serve", help="serve the engine over HTTP to other programs (the api extra)",
+        description="The inference API: POST /v1/analyze (an audio file), POST /v1/emotion "
+        "(16 kHz float32 samples), GET /v1/info, /livez, /readyz and /metrics, on [api] host "
+        "and port. Needs pip install 'emotion-bot[api]'. Stops cleanly on SIGTERM/SIGINT.",
+    )
+    _add_config(serve, top=False)
+    serve.set_defaults(func=api_runner.main)
+
     dev = commands.add_parser("dev", help="developer tools")
     _add_config(dev, top=False)
     dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL")
@@ -97,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except settings_mod.SettingsError as exc:
         print(f"emotion-bot: configuration error: {exc}", file=sys.stderr)
         return 2
-    quiet = args.command != "run"  # one-shot commands print results, not progress logs
+    quiet = args.command not in ("run", "serve")  # one-shot commands print results, not logs
     logs.configure("WARNING" if quiet else settings.logging.level, settings.logging.format,
                    args.verbose)
     if args.command == "run":
@@ -153,12 +164,16 @@ def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
     for path in inputs.skipped:
         print(f"skipped (not audio): {path}", file=sys.stderr)
     if inputs.files:
+        from bot.inference import Unreachable
         from engine.loader import ModelLoadError
 
         try:
             failures += asyncio.run(_analyze_files(args, settings, inputs.files))
         except ModelLoadError as exc:
             print(f"emotion-bot: cannot load the model: {exc}", file=sys.stderr)
+            return 2
+        except Unreachable as exc:
+            print(f"emotion-bot: {exc}", file=sys.stderr)
             return 2
     for path, reason in failures:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
@@ -173,6 +188,7 @@ async def _analyze_files(args, settings, files: list[Path]) -> list[tuple[Path, 
 
     from bot import analyze, render
     from bot.app import inference
+    from bot.inference import Unreachable
 
     failures = []
     async with inference(settings) as backend:
@@ -185,6 +201,8 @@ async def _analyze_files(args, settings, files: list[Path]) -> list[tuple[Path, 
                     path, settings, backend.infer, backend.model.id, Path(args.out),
                     args.granularity, args.embedding, backend.model.random_weights,
                 )
+            except Unreachable:
+                raise  # every later file would fail the same way
             except Exception as exc:  # each failure is named; the other files still run
                 logger.debug("analysis of %s failed", path, exc_info=True)
                 failures.append((path, analyze.failure_reason(exc)))

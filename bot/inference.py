@@ -43,6 +43,9 @@ class Inference(Protocol):
     def stats(self) -> dict:
         """Live figures for the metrics: ``queued_clips``, ``batch_sizes`` and the like."""
 
+    def ready(self) -> bool:
+        """For ``/readyz``: can ``infer`` work now? Blocking and quick (called from a thread)."""
+
     async def close(self) -> None:
         """Finish queued work, then release the engine."""
 
@@ -65,6 +68,9 @@ class LocalInference:
 
     def stats(self) -> dict:
         return self.engine.stats()
+
+    def ready(self) -> bool:
+        return True  # loaded and started: the factory yields it only then
 
     async def close(self) -> None:
         await self.engine.close()

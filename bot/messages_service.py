@@ -197,6 +197,10 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "I'm busy with many voice notes right now. Please try again in a minute.",
         "zh": "我现在正在处理很多语音，请一分钟后再试。",
     },
+    "engine.unreachable": {
+        "en": "The analysis service can't be reached right now. Please try again in a few minutes.",
+        "zh": "暂时无法连接分析服务，请过几分钟再试。",
+    },
     "fetch.failed": {
         "en": "I couldn't download the file from the chat service. Please send it again.",
         "zh": "无法从聊天服务下载该文件，请重新发送。",

@@ -88,6 +88,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         await asyncio.to_thread(audio.remove_stale_temp)  # voice left by a killed process
         async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
+            state.checks["engine"] = backend.ready  # a remote engine: its service answers
             logs.set_salt(core.history.salt())
             state.checks["database"] = lambda: core.database_fault() or "ok"
             watcher = asyncio.create_task(watch_engine(backend.stats))

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bot import audio, metrics
 from bot.errors import AudioError, TooLarge
 from bot.history import History
-from bot.inference import Inference
+from bot.inference import Inference, Unreachable
 from bot.limits import Limiter
 from bot.logs import user_ref
 from bot.messages import describe, language, text
@@ -45,7 +45,7 @@ class Service:
         self.settings = settings
         self.history = history
         self.inference = inference  # the one inference boundary (``bot.inference``)
-        self.model_id = settings.engine.model
+        self.model_id = inference.model.id  # what the engine (local or remote) runs
         # Decodes get their own bounded pool: a few hanging ffmpeg processes must not hold up
         # the history and platform calls that share asyncio's default pool.
         self._decoders = ThreadPoolExecutor(max_workers=max(2, len(os.sched_getaffinity(0))),
@@ -199,6 +199,8 @@ class Service:
             result = await self.inference.infer(decoded.waveform, granularity)
         except self.inference.busy:
             return self.refuse("engine.busy", lang, "busy")
+        except Unreachable:
+            return self.refuse("engine.unreachable", lang, "unreachable")
         metrics.INFERENCE_SECONDS.observe(time.monotonic() - started)
         metrics.AUDIO_SECONDS.labels(req.sender.platform).inc(decoded.duration_s)
         self.limiter.spend_audio(req.sender.key, decoded.duration_s)

@@ -33,6 +33,8 @@ SECRET_NAMES = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
+    "EMOTION_BOT_API_TOKEN",
+    "EMOTION_BOT_ENGINE_TOKEN",
 )
 
 
@@ -64,6 +66,12 @@ class EngineSettings:
     timeline_window_s: float = field(default=_ENGINE.timeline_window_s, metadata=_range(0.1, 30))
     timeline_hop_s: float = field(default=_ENGINE.timeline_hop_s, metadata=_range(0.02, 30))
     hub_timeout_s: float = field(default=_MODEL.hub_timeout_s, metadata=_range(0.1, 300))
+    # where inference runs: in this process, or an `emotion-bot serve` reached over HTTP
+    backend: str = field(default="local", metadata=_check("local", "remote"))
+    url: str = ""
+    remote_timeout_s: float = field(default=60.0, metadata=_range(1, 3600))
+    connect_timeout_s: float = field(default=5.0, metadata=_range(0.1, 300))
+    max_in_flight: int = field(default=16, metadata=_range(1, 4096))
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,18 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """``emotion-bot serve``. The limits of 0 mean "as in [audio]"."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=8000, metadata=_range(0, 65535))
+    max_file_mb: float = field(default=0.0, metadata=_range(0, 2048))
+    max_seconds: float = field(default=0.0, metadata=_range(0, 36_000))
+    max_concurrent: int = field(default=64, metadata=_range(1, 4096))
+    drain_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = field(default="INFO", metadata=_check("DEBUG", "INFO", "WARNING", "ERROR"))
     format: str = field(default="text", metadata=_check("text", "json"))
@@ -171,6 +191,8 @@ class Secrets:
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
+    emotion_bot_api_token: str = field(default="", repr=False)  # required by `serve` off loopback
+    emotion_bot_engine_token: str = field(default="", repr=False)  # sent to a remote engine
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Secrets:
@@ -189,6 +211,7 @@ class Settings:
     slack: SlackSettings = SlackSettings()
     server: ServerSettings = ServerSettings()
     delivery: DeliverySettings = DeliverySettings()
+    api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
     secrets: Secrets = field(default=Secrets(), repr=False)
     source: str = "defaults"  # which file the settings came from, for messages
@@ -244,6 +267,9 @@ def from_mapping(
         sections[section] = _build_section(section, SECTIONS[section], values)
     settings = Settings(**sections, secrets=secrets, source=source)
     check_order(settings)
+    from bot.settings_network import check_remote
+
+    check_remote(settings.engine)
     return settings
 
 

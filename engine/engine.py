@@ -89,6 +89,8 @@ class Engine:
             raise ValueError("the waveform must hold finite floating-point samples")
         if self.model.normalize:
             wave = clips.normalize(wave)
+            if not np.isfinite(wave).all():  # e.g. samples of 1e30: their variance overflows
+                raise ValueError("the samples are too large to normalise: expected about [-1, 1]")
         windows = clips.split(wave.astype(np.float32, copy=False), self.config.window_s)
         want_frames = granularity == "frame"
         outputs = await self._batcher.submit(
