@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlparse
 
+from tests.adapters.outages import Outages
+
 LOGIN_PAGE = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
 
 
@@ -46,7 +48,7 @@ class FakeSlack:
     ws_url: str = ""
     file_token: str = ""  # the token file downloads accept (default: bot_token)
     records: list = field(default_factory=list)
-    outages: list = field(default_factory=list)  # phases, in order (see ``outage``)
+    outages: Outages = field(default_factory=Outages)  # phases, in order (see ``outage``)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -81,25 +83,10 @@ class FakeSlack:
         """Every Web API call fails for ``seconds`` (counted from the first call it meets) or for
         the next ``requests`` calls, then Slack recovers: ``status`` 502 with an HTML page, or 0
         (the connection closed unanswered). Outages queue one after another."""
-        with self._cond:
-            self.outages.append({"seconds": seconds, "left": requests, "status": status,
-                                 "until": None})
+        self.outages.add(seconds, requests, status)
 
     def in_outage(self) -> int | None:
-        with self._cond:
-            while self.outages:
-                phase = self.outages[0]
-                if phase["left"] is not None:
-                    if phase["left"] > 0:
-                        phase["left"] -= 1
-                        return phase["status"]
-                else:
-                    if phase["until"] is None:
-                        phase["until"] = time.monotonic() + phase["seconds"]
-                    if time.monotonic() < phase["until"]:
-                        return phase["status"]
-                self.outages.pop(0)
-            return None
+        return self.outages.now()
 
     def record(self, rec: Record) -> None:
         with self._cond:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
+from tests.adapters.outages import Outages
+
 TOKEN = "123456:TEST-token"
 BOT = {"id": 123456, "is_bot": True, "first_name": "Emotion", "username": "emotion_test_bot",
        "can_join_groups": True, "can_read_all_group_messages": False,
@@ -53,7 +55,7 @@ class FakeTelegram:
         self.sizeless: set[str] = set()  # file_ids whose getFile has no file_size
         self.faults: dict[str, list[tuple[int, int]]] = {}  # method -> [(status, retry_after)]
         self.rejected = False  # True: every call answers 401 Unauthorized (a revoked token)
-        self._outages: list[dict] = []  # phases, in order: {"seconds"|"left", "status"}
+        self._outages = Outages()  # phases, in order (see ``outage``)
         self._updates: list[dict] = []
         self._flood: tuple[float, int, float] | None = None  # see flood_control
         self._bans: dict[int, tuple[float, float, float]] = {}  # chat -> (until, length,
@@ -151,25 +153,7 @@ class FakeTelegram:
         the next ``requests`` calls, then the API recovers: ``status`` 502 (a proxy in front of a
         Bot API that is down) or 0 (the connection closed unanswered: the network is not up).
         Calls queue: an outage added during another begins when that one ends."""
-        with self._cond:
-            self._outages.append({"seconds": seconds, "left": requests, "status": status,
-                                  "until": None})
-
-    def _in_outage(self) -> int | None:
-        with self._cond:
-            while self._outages:
-                phase = self._outages[0]
-                if phase["left"] is not None:
-                    if phase["left"] > 0:
-                        phase["left"] -= 1
-                        return phase["status"]
-                else:
-                    if phase["until"] is None:
-                        phase["until"] = time.monotonic() + phase["seconds"]
-                    if time.monotonic() < phase["until"]:
-                        return phase["status"]
-                self._outages.pop(0)
-            return None
+        self._outages.add(seconds, requests, status)
 
     def recorded(self, method: str | None = None) -> list[Recorded]:
         with self._cond:
@@ -280,7 +264,7 @@ class FakeTelegram:
                     return
                 method = path[len(prefix):]
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                down = fake._in_outage()
+                down = fake._outages.now()
                 if down is not None or fake.rejected:
                     status = 401 if down is None else down
                     with fake._cond:
