@@ -25,11 +25,13 @@ RUN printf '%s\n' 'path-exclude=/usr/lib/*/libLLVM-15.so*' 'path-exclude=/usr/li
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
 
-# The dependency layer: rebuilt only when pyproject.toml changes (torch is already satisfied).
+# The dependency layer: rebuilt only when pyproject.toml changes (torch is already satisfied);
+# with the [api] extra, so the same image runs `serve`.
 WORKDIR /src
 COPY pyproject.toml ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); \
-print('\n'.join(p['build-system']['requires'] + p['project']['dependencies']))" > /tmp/requirements.txt \
+print('\n'.join(p['build-system']['requires'] + p['project']['dependencies'] \
+               + p['project']['optional-dependencies']['api']))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
