@@ -41,7 +41,7 @@ class Service:
         self.model_id = settings.engine.model
         # Decodes get their own bounded pool: a few hanging ffmpeg processes must not hold up
         # the history and platform calls that share asyncio's default pool.
-        self._decoders = ThreadPoolExecutor(max_workers=max(2, len(os.sched_getaffinity(0))),
+        self._decoders = ThreadPoolExecutor(max_workers=max(2, __import__("engine.cores", fromlist=["_"]).usable_cores()),
                                             thread_name_prefix="decode")
         lim = settings.limits
         self.limiter = limiter or Limiter(lim.requests_per_minute, lim.burst, lim.daily_audio_seconds)
