@@ -75,11 +75,27 @@ def stats_command(args, settings) -> int:
     return 0
 
 
-def export_command(args, settings) -> int:
+def export_command(args, settings, ask=input) -> int:
+    import sys
+    from pathlib import Path
+
     history = _open(settings)
     key = user_key(args.user)
+    files, count, stored = history.export_files(key)
+    taken = [Path(args.out) / name for name in files if (Path(args.out) / name).exists()]
+    if taken:
+        names = ", ".join(str(p) for p in taken)
+        answer = ""
+        if sys.stdin.isatty():
+            try:
+                answer = ask(f"{names} already exist(s). Overwrite? [y/N] ")
+            except EOFError:
+                answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"emotion-bot: not overwriting {names}: choose another --out or remove them",
+                  file=sys.stderr)
+            return 1
     paths = history.export(key, args.out)
-    _, count, stored = history.export_files(key)
     print(text("export.done", "en", count=count, embeddings=stored))
     for path in paths:
         print(path)

@@ -88,7 +88,9 @@ class Matrix:
             return None
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
-            shape, _, _ = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+            if version != (1, 0):
+                raise TableMismatch(f"{path} is not an embeddings matrix of this run")
+            shape, _, _ = np.lib.format.read_array_header_1_0(fh)
             offset = fh.tell()
         if offset != _NPY_HEADER or len(shape) != 2 or (dim is not None and shape[1] != dim):
             raise TableMismatch(f"{path} is not an embeddings matrix of this run")
@@ -163,6 +165,7 @@ class Table:
         self.rows: dict[str, Row] = {}  # by path text, from before this run
         self.matrix: Matrix | None = None
         self._fh = None
+        self._replaced = False  # a row of this run replaces an older one: compact at close
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -253,6 +256,7 @@ class Table:
 
     def append(self, values: dict, embedding: np.ndarray | None = None) -> None:
         values = dict(values)
+        self._replaced |= values["path"] in self.rows
         if embedding is not None and self.embeddings:
             if self.matrix is None:
                 dim = int(np.asarray(embedding).reshape(-1).shape[0])
@@ -269,6 +273,9 @@ class Table:
             self._fh = None
         if self.matrix is not None:
             self.matrix.close()
+        if self._replaced:  # the latest row of a path wins; older rows and vectors go
+            self._replaced = False
+            self._load()
 
 
 def _atomic_write(path: Path, text: str) -> None:
