@@ -67,6 +67,9 @@ def check_writable(folders: Path | None, table: Path | None) -> None:
         if table.exists() and not os.access(table, os.W_OK):
             raise PermissionError(13, "Permission denied", str(table))
     for folder in targets:
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(existing))
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
         os.close(fd)
