@@ -130,11 +130,8 @@ async def _one(entry, settings, backend, options, budget, pool, loop, timings) -
     try:
         st = entry.path.stat()
         outcome.size, outcome.mtime_ns = st.st_size, st.st_mtime_ns
-        started = time.perf_counter()
-        try:
-            decoded = await loop.run_in_executor(pool, audio.decode, entry.path, settings.audio)
-        finally:
-            timings.decode_s += time.perf_counter() - started
+        decoded, spent = await loop.run_in_executor(pool, _decode, entry.path, settings.audio)
+        timings.decode_s += spent
         outcome.notes, outcome.duration_s = decoded.notes, decoded.duration_s
         waited = time.perf_counter()
         await budget.acquire(decoded.duration_s)
@@ -170,6 +167,12 @@ async def _one(entry, settings, backend, options, budget, pool, loop, timings) -
         return outcome
     outcome.status, outcome.record, outcome.result = "ok", record, result
     return outcome
+
+
+def _decode(path: Path, settings) -> tuple[audio.DecodedAudio, float]:
+    """``bot.audio.decode`` in a pool thread, timed there (not counting the wait for a thread)."""
+    started = time.perf_counter()
+    return audio.decode(path, settings), time.perf_counter() - started
 
 
 async def _infer(backend, waveform: np.ndarray, granularity: str):

@@ -79,7 +79,9 @@ def check_writable(folders: Path | None, table: Path | None) -> None:
 async def _analyze_files(args, settings, entries, table_path, options) -> int:
     from bot.app import inference
 
+    loading = time.monotonic()
     async with inference(settings) as backend:
+        load_s = time.monotonic() - loading
         if backend.model.random_weights:
             print("WARNING: the model has RANDOM weights (a test checkpoint); results mean "
                   "nothing.", file=sys.stderr)
@@ -102,7 +104,25 @@ async def _analyze_files(args, settings, entries, table_path, options) -> int:
             report.close()
             if table is not None:
                 table.close()
+        if args.verbose:
+            print("run stats: " + json.dumps(_stats(report, backend.stats(), load_s, options)),
+                  file=sys.stderr)
         return report.finish()
+
+
+def _stats(report, engine: dict, load_s: float, options) -> dict:
+    """Where the time went (``-v``): stage sums, the engine's batches; for tuning ``--jobs``."""
+    t = report.timings
+    sizes = {int(k): v for k, v in (engine.get("batch_sizes") or {}).items()}
+    batches = sum(sizes.values())
+    return {"load_s": round(load_s, 3), "wall_s": round(time.monotonic() - report.started, 3),
+            "files": dict(report.counts), "audio_s": round(t.audio_s, 3), "jobs": options.jobs,
+            "decode_s": round(t.decode_s, 3), "queue_s": round(t.queue_s, 3),
+            "infer_s": round(t.infer_s, 3), "write_s": round(t.write_s, 3),
+            "batches": batches, "batch_sizes": sizes,
+            "mean_batch": round(sum(k * v for k, v in sizes.items()) / batches, 3) if batches else 0,
+            "max_batch_size": engine.get("max_batch_size"), "device": engine.get("device"),
+            "dtype": engine.get("dtype")}
 
 
 def _already_done(table: Table, entry: analyze.Entry) -> bool:
