@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import logging
 import sys
-from pathlib import Path
 
 from bot import history_check, logs
 from bot import settings as settings_mod
@@ -37,18 +34,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     analyze = commands.add_parser(
-        "analyze", help="analyse audio files and folders",
+        "analyze", help="analyse audio files, folders and corpora",
         description="Analyse audio files and folders. Each file gets an output folder "
         "DIR/outputs_YYYYMMDD_HHMMSS/ with processed_audio.wav, result.json and, with "
-        "--embedding, embedding.npy.",
+        "--embedding, embedding.npy. For corpora: --table FILE.csv writes one row per input "
+        "(and, with --embedding, FILE.embeddings.npy); running the same command again resumes.",
     )
     _add_config(analyze, top=False)
-    analyze.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    analyze.add_argument("paths", nargs="*", metavar="PATH", help="audio files or folders")
+    analyze.add_argument("--from-list", metavar="FILE", default=None,
+                         help="also read paths from FILE: one per line, or Kaldi-style "
+                         "'key path' lines (wav.scp)")
     analyze.add_argument("--granularity", choices=("utterance", "frame"), default="utterance",
                          help="utterance: one result per file; frame: also per-frame embeddings")
-    analyze.add_argument("--embedding", action="store_true", help="also write embedding.npy")
+    analyze.add_argument("--embedding", action="store_true",
+                         help="also write embedding.npy (and the table's embeddings matrix)")
     analyze.add_argument("--out", metavar="DIR", default="outputs",
                          help="where output folders go (default: outputs/)")
+    analyze.add_argument("--no-folders", action="store_true",
+                         help="write no per-file output folders (needs --table or --json)")
+    analyze.add_argument("--table", metavar="FILE.csv", default=None,
+                         help="one results row per input in FILE.csv (UTF-8); resumes if it exists")
+    analyze.add_argument("--restart", action="store_true",
+                         help="with --table: start a new table instead of resuming")
+    analyze.add_argument("--jobs", type=_positive_int, default=0, metavar="N",
+                         help="decodes in parallel, feeding the engine (default: usable cores)")
+    analyze.add_argument("--max-pending-audio", type=float, default=600.0, metavar="SECONDS",
+                         help="decoded audio held in memory at once, in seconds (default 600)")
     analyze.add_argument("--json", action="store_true",
                          help="print one JSON object per file per line instead of charts")
     analyze.add_argument("--recursive", action="store_true", help="descend into sub-folders")
@@ -56,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also record each result in the history database as cli:USER")
     analyze.add_argument("--user", metavar="NAME", default=None,
                          help="history user for --record (default: your OS user name)")
+    analyze.set_defaults(parser=analyze)
 
     from bot import cli_history
 
@@ -150,86 +163,21 @@ def _make_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {value!r}")
+    return number
+
+
 def _analyze(args: argparse.Namespace, settings: settings_mod.Settings) -> int:
-    import asyncio
+    if args.no_folders and not (args.table or args.json):
+        args.parser.error("--no-folders needs --table FILE.csv or --json (else nothing is kept)")
+    if args.restart and not args.table:
+        args.parser.error("--restart needs --table FILE.csv")
+    from bot.corpus_cli import analyze_command
 
-    from bot import analyze
-
-    if args.record and (problem := history_check.problem(  # before the model loads
-            settings, getpass.getuser() if args.user is None else args.user)):
-        print(problem, file=sys.stderr)
-        return 2
-    inputs = analyze.collect(args.paths, args.recursive)
-    failures = [(path, "no such file or folder") for path in inputs.missing]
-    for path in inputs.skipped:
-        print(f"skipped (not audio): {path}", file=sys.stderr)
-    if inputs.files:
-        from bot.inference import Unreachable
-        from engine.loader import ModelLoadError
-
-        try:
-            failures += asyncio.run(_analyze_files(args, settings, inputs.files))
-        except ModelLoadError as exc:
-            print(f"emotion-bot: cannot load the model: {exc}", file=sys.stderr)
-            return 2
-        except Unreachable as exc:
-            print(f"emotion-bot: {exc}", file=sys.stderr)
-            return 2
-    for path, reason in failures:
-        print(f"FAILED {path}: {reason}", file=sys.stderr)
-    if inputs.skipped:
-        print(f"{len(inputs.skipped)} non-audio file(s) skipped", file=sys.stderr)
-    return 1 if failures else 0
-
-
-async def _analyze_files(args, settings, files: list[Path]) -> list[tuple[Path, str]]:
-    """Analyse ``files`` one after another on the shared engine (long audio goes in windows)."""
-    import asyncio
-
-    from bot import analyze, render
-    from bot.app import inference
-    from bot.inference import Unreachable
-
-    failures = []
-    async with inference(settings) as backend:
-        if backend.model.random_weights:
-            print("WARNING: the model has RANDOM weights (a test checkpoint); results mean "
-                  "nothing.", file=sys.stderr)
-        for path in _progress(files, args.json):
-            try:
-                out, record, result, decoded = await analyze.analyze_file(
-                    path, settings, backend.infer, backend.model.id, Path(args.out),
-                    args.granularity, args.embedding, backend.model.random_weights,
-                )
-            except Unreachable:
-                raise  # every later file would fail the same way
-            except Exception as exc:  # each failure is named; the other files still run
-                logger.debug("analysis of %s failed", path, exc_info=True)
-                failures.append((path, analyze.failure_reason(exc)))
-                if args.json:
-                    print(json.dumps({"source": path.name, "path": str(path),
-                                      "error": analyze.failure_reason(exc)}, ensure_ascii=False))
-                continue
-            if args.record:
-                from bot.cli_history import record_cli_result
-
-                record["history_id"] = await asyncio.to_thread(
-                    record_cli_result, settings, args.user or getpass.getuser(), record, result,
-                    decoded.notes)
-            if args.json:
-                print(json.dumps(record, ensure_ascii=False), flush=True)
-            else:
-                print(f"\n{path}  ->  {render.headline(record['emotion'], record['confidence'])}")
-                print(render.chart(record["scores"]))
-                for note in record["notes"]:
-                    print(f"note: {note}")
-                print(f"saved: {out}")
-    return failures
-
-
-def _progress(files: list[Path], quiet: bool):
-    if len(files) < 2 or quiet or not sys.stderr.isatty():
-        return files
-    from tqdm import tqdm
-
-    return tqdm(files, unit="file", file=sys.stderr)
+    return analyze_command(args, settings)

@@ -116,13 +116,28 @@ def stats_command(args, settings) -> int:
 
 
 @_guarded
-def export_command(args, settings) -> int:
+def export_command(args, settings, ask=input) -> int:
+    from pathlib import Path
+
     key = checked_user(args.user)
     history = _open(settings)
     if history is None:
         return 0
+    files, count, stored = history.export_files(key)
+    taken = [Path(args.out) / name for name in files if (Path(args.out) / name).exists()]
+    if taken:
+        names = ", ".join(str(p) for p in taken)
+        answer = ""
+        if sys.stdin.isatty():
+            try:
+                answer = ask(f"{names} already exist(s). Overwrite? [y/N] ")
+            except EOFError:
+                answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"emotion-bot: not overwriting {names}: choose another --out or remove them",
+                  file=sys.stderr)
+            return 1
     paths = history.export(key, args.out)
-    _, count, stored = history.export_files(key)
     print(text("export.done", "en", count=count, embeddings=stored))
     for path in paths:
         print(path)

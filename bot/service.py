@@ -12,7 +12,6 @@ import asyncio
 import contextvars
 import functools
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +25,7 @@ from bot.messages import describe, language, text
 from bot.reply import Reply, ReplyOptions, for_result
 from bot.requests import AudioRequest, CommandRequest, FetchError
 from bot.settings import Settings
+from engine.cores import usable_cores
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Service:
         self.model_id = inference.model.id  # what the engine (local or remote) runs
         # Decodes get their own bounded pool: a few hanging ffmpeg processes must not hold up
         # the history and platform calls that share asyncio's default pool.
-        self._decoders = ThreadPoolExecutor(max_workers=max(2, len(os.sched_getaffinity(0))),
+        self._decoders = ThreadPoolExecutor(max_workers=max(2, usable_cores()),
                                             thread_name_prefix="decode")
         lim = settings.limits
         self.limiter = limiter or Limiter(lim.requests_per_minute, lim.burst, lim.daily_audio_seconds)

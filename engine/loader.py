@@ -90,7 +90,9 @@ def set_threads(threads: int) -> int:
     """Use every core (FunASR's default of 4 threads is a 20x slowdown on a 2-core machine)."""
     import torch
 
-    count = threads or len(os.sched_getaffinity(0))
+    from engine.cores import usable_cores
+
+    count = threads or usable_cores()
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return count
