@@ -37,6 +37,8 @@ case "$cmd" in
   setup) setup ;;
   demo) setup; .venv/bin/emotion-bot analyze samples/ --embedding ;;
   test) setup; shift || true
+        # the Ray suite brings up loopback in its own network namespace (unshare -rn + ip)
+        command -v ip >/dev/null || (apt_install iproute2) || echo "no ip command: the Ray tests will fail" >&2
         .venv/bin/ruff check --quiet . || { echo "ruff check found problems (above)" >&2; exit 1; }
         exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: $0 demo|test|setup" >&2; exit 2 ;;

@@ -129,6 +129,8 @@ class History(SideTables, Erasure):
             conn.close()
 
     def close(self) -> None:
+        """Close every connection. Callers first let the threads using this history finish
+        (closing a connection under a running query crashes sqlite3)."""
         with self._all_lock:
             for conn in self._all:
                 conn.close()

@@ -341,7 +341,8 @@ class Jobs:
         return language(sender.language)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        """After ``drain``: the journal's threads finish their call before the history closes."""
+        self._pool.shutdown(wait=True)
 
 
 def _epoch(value) -> float:

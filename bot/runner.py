@@ -88,7 +88,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         await asyncio.to_thread(audio.remove_stale_temp)  # voice left by a killed process
         async with inference(settings) as backend, running(settings, backend=backend) as core:
             state.checks["model"] = lambda: True
-            state.checks["engine"] = backend.ready  # a remote engine: its service answers
+            if settings.engine.backend == "remote":  # its service answers (local: "model")
+                state.checks["engine"] = backend.ready
             logs.set_salt(core.history.salt())
             state.checks["database"] = lambda: core.database_fault() or "ok"
             watcher = asyncio.create_task(watch_engine(backend.stats))
@@ -190,7 +191,12 @@ async def purge_daily(history, period_s: float = PURGE_PERIOD_S) -> None:
     """Apply the retention settings at start and then every ``period_s`` until cancelled."""
     while True:
         try:
-            deleted = await asyncio.to_thread(history.purge)
+            purge = asyncio.get_running_loop().run_in_executor(None, history.purge)
+            try:
+                deleted = await asyncio.shield(purge)
+            except asyncio.CancelledError:  # shutting down: let the purge's thread finish
+                await asyncio.wait([purge])  # before the history closes under it
+                raise
             if deleted:
                 logger.info("retention: deleted %d analyses past their retention", deleted)
         except Exception:  # a locked or full database must not stop the bot; try again later
