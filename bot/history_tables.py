@@ -18,6 +18,16 @@ def stamp(when: datetime | None = None) -> str:
         "%Y-%m-%dT%H:%M:%SZ")
 
 
+def epoch(value) -> float:
+    """A journal time (``2025-01-02T03:04:05Z``) or a float as seconds since the epoch; 0 for
+    none."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
 def user_key(raw: str) -> str:
     """A full key stays as is (``telegram:123``); a bare name means ``cli:NAME``."""
     raw = raw.strip()

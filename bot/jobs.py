@@ -30,57 +30,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from bot import reply_codec
+from bot import reply_codec, throttle
 from bot.core import Delivered, Job, NotAccepted, Outcome, RetryLater, Revive, Undeliverable
+from bot.history_tables import epoch
 from bot.logs import user_ref
-from bot.messages import language, text
+from bot.messages import NOTICE_KEYS, language, text
 from bot.reply import Reply
 from bot.requests import CommandRequest, Sender
 from bot.settings import DeliverySettings
 
 logger = logging.getLogger(__name__)
 
-NOTICE_KEYS = {
-    "private_sent": "cmd.private_only",
-    "open_private_chat": "cmd.open_private_chat",
-    "no_audio_in_message": "slack.no_audio",
-    "not_in_channel": "slack.not_in_channel",
-    "missing_scope": "slack.missing_scope",
-    "file_not_found": "fetch.not_found",
-    "fetch_failed": "fetch.failed",
-    "post_failed": "slack.post_failed",
-    "send_audio": "hint.send_audio",  # a private Telegram chat got text, a photo, a sticker
-    "no_upload_yet": "slack.no_upload",
-    "message_link": "slack.message_link",
-}
 NOTICE_TRIES = 3  # attempts to tell someone their answer could not be delivered
-MB = 1024 * 1024
-DECODED_BYTES_PER_S = 16_000 * 4 * 3  # float32 at 16 kHz, with the decoder's working copies
-
-
-class Budget:
-    """Bytes that analyses in progress may hold (downloads plus decoded audio): ``take`` waits
-    until there is room, so excess work waits as a journaled job, not as audio in memory."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.used = limit, 0
-        self._cond: asyncio.Condition | None = None
-
-    @contextlib.asynccontextmanager
-    async def hold(self, size: int):
-        size = min(size, self.limit)  # one job larger than the budget still runs, alone
-        self._cond = self._cond or asyncio.Condition()
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.used + size <= self.limit)
-            self.used += size
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self.used -= size
-                self._cond.notify_all()
-
-
 class Jobs:
     """The lifecycle over one ``Service`` (and its history, which holds the journal)."""
 
@@ -89,13 +50,11 @@ class Jobs:
         self.history = service.history
         self.delivery = delivery or service.settings.delivery
         self.journal_fault: str | None = None  # why the journal cannot be written, while so
-        self.budget = Budget(int(service.settings.limits.in_flight_mb * MB))
+        self.budget = throttle.Budget(int(service.settings.limits.in_flight_mb * throttle.MB))
+        self.turns = throttle.ChatTurns()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="journal")
         self._tasks: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # sleeping until the platform lets us speak
-        self._quiet_until: dict[str, float] = {}  # chat -> when its platform wait ends
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # chat -> (one delivery at
-        # a time, how many attempts use it)
 
     async def _journal(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -165,7 +124,7 @@ class Jobs:
         """The Service's answer (it never raises for bad input); ``working()`` shows meanwhile.
         Waits first for room in the memory budget for the file and its decoded audio."""
         try:
-            async with self.budget.hold(self._cost(job.request)):
+            async with self.budget.hold(throttle.cost(job.request, self.service.settings.audio)):
                 if job.working is None:
                     return await self.service.analyze(job.request)
                 async with job.working():
@@ -175,22 +134,13 @@ class Jobs:
             return Reply((), headline=text("error.internal", await self._lang(job.request.sender)),
                          ok=False)
 
-    def _cost(self, req) -> int:
-        """What one analysis may hold: the file (as declared, else the largest allowed) and
-        its decoded audio (as long as declared, else the longest allowed)."""
-        audio = self.service.settings.audio
-        largest = int(audio.max_file_mb * MB)
-        size = min(req.declared_size or largest, largest)
-        seconds = min(req.declared_duration_s or audio.max_seconds, audio.max_seconds)
-        return size + int(seconds * DECODED_BYTES_PER_S)
-
     async def _deliver(self, job_id: int, job: Job, reply: Reply, row: dict) -> None:
         """Attempt after attempt, each waiting as long as the platform asked, until the reply is
         delivered, refused for good, or too old."""
         d = self.delivery
         sent, attempts = int(row.get("sent_parts") or 0), int(row.get("attempts") or 0)
-        created = _epoch(row.get("created_at")) or time.time()
-        await self._sleep(_epoch(row.get("next_attempt_at")) - time.time())
+        created = epoch(row.get("created_at")) or time.time()
+        await self._sleep(epoch(row.get("next_attempt_at")) - time.time())
         while True:
             outcome = await self._attempt(job, reply, sent)
             sent = outcome.sent
@@ -223,26 +173,14 @@ class Jobs:
         """One delivery attempt; first waits out a wait the platform asked of another job in
         the same chat (flood control is per chat: sending there meanwhile prolongs it)."""
         chat = job.request.chat
-        lock, users = self._chat_locks.get(chat) or (asyncio.Lock(), 0)
-        self._chat_locks[chat] = (lock, users + 1)
-        try:
-            async with lock:  # one delivery at a time per chat: no herd after a shared wait
-                await self._sleep(self._quiet_until.get(chat, 0.0) - time.monotonic())
-                try:
-                    outcome = await job.deliver(reply, sent)
-                except Exception as err:  # an adapter bug must not lose the job
-                    logger.exception("delivery failed")
-                    outcome = RetryLater(type(err).__name__, sent=sent)
-        finally:
-            lock, users = self._chat_locks[chat]
-            if users == 1:
-                del self._chat_locks[chat]
-            else:
-                self._chat_locks[chat] = (lock, users - 1)
+        async with self.turns.turn(chat, self._sleep):
+            try:
+                outcome = await job.deliver(reply, sent)
+            except Exception as err:  # an adapter bug must not lose the job
+                logger.exception("delivery failed")
+                outcome = RetryLater(type(err).__name__, sent=sent)
         if isinstance(outcome, RetryLater) and outcome.after_s:
-            now = time.monotonic()
-            self._quiet_until = {c: t for c, t in self._quiet_until.items() if t > now}
-            self._quiet_until[chat] = max(self._quiet_until.get(chat, 0.0), now + outcome.after_s)
+            self.turns.wait_asked(chat, outcome.after_s)
         return outcome
 
     async def _tell(self, job: Job, key: str, **params: object) -> None:
@@ -343,16 +281,6 @@ class Jobs:
     def close(self) -> None:
         """After ``drain``: the journal's threads finish their call before the history closes."""
         self._pool.shutdown(wait=True)
-
-
-def _epoch(value) -> float:
-    """A journal time (``2025-01-02T03:04:05Z``) or a float as seconds since the epoch; 0 for
-    none."""
-    if value is None or value == "":
-        return 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 def _fault(err: BaseException) -> str:

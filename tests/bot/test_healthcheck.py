@@ -11,7 +11,7 @@ import pytest
 from bot import cli, healthcheck
 from bot import health as health_mod
 from bot.healthcheck import MainCommand, parse_command
-from bot.settings import SECTIONS, Settings, from_mapping
+from bot.settings import Settings, from_mapping
 from tests.conftest import free_port
 
 
@@ -135,7 +135,4 @@ def test_a_disabled_health_server_is_not_probed():
 def test_serve_probes_the_api_listener_when_settings_have_one():
     api = SimpleNamespace(server=Settings().server, api=SimpleNamespace(host="0.0.0.0", port=8100))
     assert ("127.0.0.1", 8100) == healthcheck.target("serve", api)
-    if "api" in SECTIONS:
-        pytest.skip("settings now have an [api] section")
-    assert ("unhealthy: `serve` needs an [api] section, which this version's settings lack"
-            == healthcheck.target("serve", Settings()))
+    assert ("127.0.0.1", 8000) == healthcheck.target("serve", Settings())  # [api]'s defaults

@@ -10,7 +10,8 @@ import pytest
 
 from bot.core import DELIVERED, NOTICES, Delivered, Job, RetryLater, Undeliverable
 from bot.history import History
-from bot.jobs import NOTICE_KEYS, Jobs
+from bot.jobs import Jobs
+from bot.messages import NOTICE_KEYS
 from bot.messages import CATALOGUE
 from bot.reply import Reply
 from bot.requests import AudioRequest, Sender

@@ -47,7 +47,7 @@ def keys_named_in_code() -> dict[str, str]:
                 literal = node.value.value
             if isinstance(literal, str) and "." in literal and " " not in literal:
                 found[literal] = path.relative_to(ROOT).as_posix()
-    from bot.jobs import NOTICE_KEYS
+    from bot.messages import NOTICE_KEYS
 
     found.update({key: "bot/jobs.py" for key in NOTICE_KEYS.values()})
     return found
