@@ -17,63 +17,20 @@ import uuid
 from collections import OrderedDict
 from dataclasses import asdict, replace
 
-import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from adapters.slack_download import downloader
 from adapters.slack_render import Call, Target, plan
 from adapters.slack_translate import (MAX_UPLOAD, MESSAGE_LINK, PUBLIC_COMMANDS, Origin,
                                       audio_request, from_command, from_event, from_interaction,
                                       has_sound, is_audio, is_stub, parse_command, thread_of)
 from bot.core import Core, Delivered, Job, Outcome, RetryLater, Undeliverable
 from bot.reply import Reply
-from bot.requests import CommandRequest, FetchError
+from bot.requests import CommandRequest
 
 logger = logging.getLogger(__name__)
-
-def downloader(url: str | None, token: str, timeout_s: float = 60.0, total_s: float = 120.0):
-    """``fetch(max_bytes)`` for ``url_private_download``: Bearer auth, a byte cap while streaming,
-    ``total_s`` for the whole download, and an HTML body (Slack's sign-in page: missing
-    files:read or a bad token) as a clear error."""
-
-    async def fetch(max_bytes: int) -> bytes:
-        try:
-            async with asyncio.timeout(total_s):
-                return await _fetch(max_bytes)
-        except TimeoutError:
-            raise FetchError("fetch.failed", f"download: over {total_s:g} s") from None
-
-    async def _fetch(max_bytes: int) -> bytes:
-        if not url:
-            raise FetchError("fetch.not_found", "the file has no download URL")
-        chunks, size = [], 0
-        try:
-            async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=True) as http:
-                headers = {"Authorization": f"Bearer {token}"}
-                async with http.stream("GET", url, headers=headers) as resp:
-                    if resp.status_code == 404:
-                        raise FetchError("fetch.not_found", "HTTP 404")
-                    if resp.status_code != 200:
-                        raise FetchError("fetch.failed", f"HTTP {resp.status_code}")
-                    if "text/html" in resp.headers.get("content-type", ""):
-                        raise FetchError("fetch.login_page", "HTML instead of the file")
-                    async for chunk in resp.aiter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise FetchError("audio.too_large", f"more than {max_bytes} bytes",
-                                             size_mb=f"> {max_bytes / 1048576:.1f}",
-                                             max_mb=max_bytes / 1048576)
-                        chunks.append(chunk)
-        except httpx.HTTPError as err:
-            raise FetchError("fetch.failed", type(err).__name__) from None
-        data = b"".join(chunks)
-        if data[:64].lstrip().lower().startswith((b"<!doctype html", b"<html")):
-            raise FetchError("fetch.login_page", "HTML instead of the file")
-        return data
-
-    return fetch
-
 
 def trigger_of(body: dict) -> str | None:
     """What tells one invocation of the command or shortcut from another, while a retry of the

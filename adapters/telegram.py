@@ -7,9 +7,9 @@ core, stop, status)`` connects (network errors and 5xx retried with capped backo
 it by long polling or PTB's webhook server until ``stop`` is set, and reports the connection on
 ``status``: ``ok`` from the first answered ``getUpdates``, ``reconnecting`` while PTB's polling
 loop retries an outage (one warning line per failed poll, no traceback); a token revoked while
-polling is ``Rejected`` too. An update
-asking for an analysis becomes a ``Job`` in ``telegram_intake`` before Telegram is told it
-arrived; the core (``bot.core.Core``) runs it and calls back ``deliver``. Commands and buttons go
+polling is ``Rejected`` too. An update asking for an analysis becomes a ``Job``
+(``telegram_jobs``) in ``telegram_intake`` before Telegram is told it arrived; the core
+(``bot.core.Core``) runs it and calls back its ``deliver``. Commands and buttons go
 through the handlers here. What a request means and what the reply says are the core's business:
 this module only translates and delivers (``telegram_render`` holds the pure translations,
 ``telegram_calls`` the Bot API manners).
@@ -23,18 +23,18 @@ import logging
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import (BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter,
-                            TelegramError)
+from telegram.constants import ParseMode
+from telegram.error import (BadRequest, InvalidToken, NetworkError, TelegramError)
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
                           CommandHandler, ContextTypes, MessageHandler, filters)
 
 from adapters import telegram_calls as calls
 from adapters import telegram_intake as intake
+from adapters import telegram_jobs as jobs
 from adapters import telegram_render as render
 from adapters.telegram_polling import Polling, poll_failed, transient
-from bot.core import (Backoff, Core, Delivered, Job, NotAccepted, Rejected, RetryLater, Status,
-                      Undeliverable, connect)
+from bot.core import (Backoff, Core, NotAccepted, Rejected, Status,
+                      connect)
 from bot.reply import Reply
 from bot.requests import CommandRequest
 from bot.settings import Settings
@@ -126,7 +126,7 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
                 return  # stopped while waiting for Telegram
             await app.start()
             # Before new updates: they may be redeliveries of these.
-            await core.resume("telegram", lambda row: _revive(app.bot, core, row, settings))
+            await core.resume("telegram", lambda row: jobs.revive(app.bot, core, row, settings))
             if not await connect("telegram", start, transient, backoff, stop):
                 return
         except InvalidToken:  # PTB's message holds the token itself: never pass it on
@@ -149,92 +149,6 @@ async def serve(settings: Settings, core: Core, stop: asyncio.Event,
         if app.running:
             await app.stop()
         await app.shutdown()
-
-
-# --- analyses: updates -> jobs, replies -> Bot API calls ---------------------------------------
-
-
-def job_of(bot, core: Core, req, payload: dict) -> Job:
-    """The job for one analysis: deliver into the chat (privately for a private reply asked
-    for in a group; a reply's ``aside``, its private files, to the requester's private chat
-    first), "typing…" meanwhile for an explicit request. The aside's calls count as the first
-    parts of the reply, so a later attempt goes on after whatever was sent."""
-
-    async def deliver(reply: Reply, sent: int):
-        if reply.private and payload["chat_type"] in render.GROUP_TYPES:
-            try:
-                await send_private(bot, core, reply, payload["chat_id"], payload["reply_to"],
-                                   req.sender)
-                return Delivered(1)
-            except RetryAfter as err:
-                return RetryLater("flood control", calls.seconds(err))
-            except TelegramError as err:
-                return Undeliverable(type(err).__name__)
-        progress = [sent]
-        try:
-            room = reply
-            if reply.aside is not None:  # the files for the requester's private chat first
-                room = reply.in_room(await _send_aside(bot, reply, payload["user_id"], progress))
-            first = progress[1] if len(progress) > 1 else 0
-            box = calls.Outbox(room, payload["chat_id"], payload["reply_to"],
-                               progress[0] - first, patient=False)
-            try:
-                await box.flush(bot)  # from the first part not yet sent
-            finally:
-                progress[0] = first + box.sent
-            return Delivered(progress[0])
-        except RetryAfter as err:  # flood control: the core waits as long as Telegram said
-            return RetryLater("flood control", calls.seconds(err), progress[0])
-        except NetworkError as err:  # TimedOut included: the rest still goes
-            return RetryLater(type(err).__name__, sent=progress[0])
-        except TelegramError as err:  # refused for good (blocked, chat gone)
-            return Undeliverable(type(err).__name__, progress[0])
-
-    def working():
-        return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)
-
-    return Job(req, payload, deliver, working if req.explicit else None)
-
-
-async def _send_aside(bot, reply: Reply, user_id: int, progress: list[int]) -> bool:
-    """The reply's private files in the requester's private chat, from part ``progress[0]``
-    on; False when they never opened one. Appends the aside's length to ``progress``."""
-    aside = calls.Outbox(reply.privately(), user_id, None, progress[0],
-                         patient=False)
-    length = len(aside.calls)
-    reached = True
-    if progress[0] < length:
-        try:
-            await aside.flush(bot)
-        except Forbidden:
-            reached = False
-        finally:
-            progress[0] = max(progress[0], aside.sent) if reached else length
-    progress.append(length)
-    return reached
-
-
-async def _revive(bot, core: Core, row: dict, settings: Settings) -> Job | None:
-    """A journaled analysis again: ``getFile`` by its ``file_id``, answered where it was asked."""
-    p = row["payload"]
-    if "file_id" not in p:
-        return None
-    fetch = calls.fetcher(bot, p["file_id"], p.get("max_download") or 20 * MB,
-                          settings.audio.download_timeout_s)
-    return job_of(bot, core, intake.request_from(row, fetch), p)
-
-
-async def send_private(bot, core: Core, reply: Reply, chat_id: int, reply_to: int | None,
-                       sender) -> None:
-    """``reply`` in the person's private chat, and a short pointer (or "open a chat with me
-    first") in the group."""
-    user_id = int(sender.key.split(":", 1)[1])
-    try:
-        await calls.send(bot, reply, user_id, None)
-        note = "private_sent"
-    except Forbidden:
-        note = "open_private_chat"
-    await calls.send(bot, await core.notice(note, sender), chat_id, reply_to)
 
 
 class JournalUnavailable(NetworkError):
@@ -261,7 +175,7 @@ class Handlers:
                                    explicit=ask.explicit, max_download_bytes=self.max_download,
                                    asked_in=ask.msg.message_id)
         try:
-            await self.core.submit(job_of(bot, self.core, req, intake.payload(ask, req)))
+            await self.core.submit(jobs.job_of(bot, self.core, req, intake.payload(ask, req)))
         except NotAccepted as err:  # not confirmed to Telegram: polling retries, a webhook 500s
             raise JournalUnavailable(f"the update could not be stored ({err})") from None
         return True
@@ -316,7 +230,7 @@ class Handlers:
         reply_to = msg.message_id if msg is not None else None
         try:
             if reply.private and msg is not None and render.is_group(msg.chat):
-                await send_private(bot, self.core, reply, chat_id, reply_to, render.sender_of(user))
+                await jobs.send_private(bot, self.core, reply, chat_id, reply_to, render.sender_of(user))
             else:
                 await calls.send(bot, reply, chat_id, reply_to)
         except TelegramError as err:
