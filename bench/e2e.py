@@ -12,7 +12,9 @@ minus the engine's mean time per clip), then ``--notes`` notes from ``--users`` 
 (p50/p95 under load, throughput), then ``--flood`` notes from ``--flood-users`` users with the
 fake enforcing Telegram's flood control (one message per second per chat, 429 with
 ``retry_after`` beyond it): delivery latency when the platform makes the bot wait, beside the
-figures without it. The last line of output is one JSON object with every figure.
+figures without it. ``--long N`` (off by default: minutes of decoding) then sends N notes of
+``--long-seconds`` each at once and reports the process's peak RSS before and after, the figure
+``[limits] in_flight_mb`` bounds. The last line of output is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ async def run(args, model_dir: Path) -> dict:
                 flood_users = [5000 + n % args.flood_users for n in range(args.flood)]
                 flood = await send(tg, flood_users, data, timeout=max(120.0, args.flood * 10.0))
                 refused = len(tg.refused()) - refused_before
+                long_figures = {}
+                if args.long:
+                    long_figures = await long_notes(tg, args.long, args.long_seconds)
             finally:
                 stop.set()
                 await asyncio.wait_for(task, 60)
@@ -107,17 +112,44 @@ async def run(args, model_dir: Path) -> dict:
         "flood_notes": args.flood, "flood_users": args.flood_users,
         "flood_p50_s": round(pct(flood, 50), 4) if flood else None,
         "flood_p95_s": round(pct(flood, 95), 4) if flood else None,
-        "flood_429s": refused,
+        "flood_429s": refused, **long_figures,
     }
 
 
-async def send(tg, users: list[int], data: bytes, timeout: float = 60.0) -> list[float]:
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def long_notes(tg, count: int, seconds: float) -> dict:
+    """``count`` voice notes of ``seconds`` (the sample looped, Opus like Telegram's) at once."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "long.oga"
+        subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "-1", "-i", str(VOICE), "-t",
+                        str(seconds), "-c:a", "libopus", "-b:a", "32k", str(out)], check=True)
+        data = out.read_bytes()
+    tg.add_file("long", data)
+    before = peak_rss_mb()
+    started = time.monotonic()
+    await send(tg, [7000 + n for n in range(count)], data, timeout=max(600.0, count * 60.0),
+               file_id="long")
+    log(f"{count} notes of {seconds:.0f} s ({len(data) / 1e6:.1f} MB each) in "
+        f"{time.monotonic() - started:.0f} s")
+    return {"long_notes": count, "long_seconds": seconds, "long_bytes": len(data),
+            "peak_rss_mb_before": round(before), "peak_rss_mb_after": round(peak_rss_mb())}
+
+
+async def send(tg, users: list[int], data: bytes, timeout: float = 60.0,
+               file_id: str = "bench") -> list[float]:
     """Push one voice note per entry of ``users`` at once; each note's end-to-end seconds."""
     from tests.adapters import fake_telegram as fake
 
     pushed = {}
     for uid in users:
-        msg = fake.message(uid, uid, **fake.voice("bench", len(data)))
+        msg = fake.message(uid, uid, **fake.voice(file_id, len(data)))
         pushed[(uid, msg["message_id"])] = time.monotonic()
         tg.push({"message": msg})
 
@@ -147,6 +179,8 @@ def main() -> None:
     parser.add_argument("--solo", type=int, default=10)
     parser.add_argument("--flood", type=int, default=20)
     parser.add_argument("--flood-users", type=int, default=5)
+    parser.add_argument("--long", type=int, default=0)
+    parser.add_argument("--long-seconds", type=float, default=299.0)
     args = parser.parse_args()
 
     import logging
@@ -172,6 +206,9 @@ def main() -> None:
             ("under flood control p50 / p95", f"{figures['flood_p50_s']:.2f} s / "
                                               f"{figures['flood_p95_s']:.2f} s"),
             ("429s answered by the fake", f"{figures['flood_429s']}")]
+    if args.long:
+        rows.append((f"peak RSS before / after {args.long} notes of {args.long_seconds:.0f} s",
+                     f"{figures['peak_rss_mb_before']} / {figures['peak_rss_mb_after']} MB"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
