@@ -28,10 +28,11 @@ def send_notes(w: World, n: int = N, first_user: int = 3001) -> list[tuple[int, 
 
 
 def settle(w: World, notes, threads=(), timeout: float = 90.0):
-    """Wait until every note has an answer, then a little longer for any duplicate."""
+    """Wait until every note has an answer and the journal holds no unfinished job (then the
+    bot has nothing more to send: a late duplicate or a missing part would be a bug)."""
     w.wait(lambda: set(notes) <= set(telegram_answers(w.tg))
            and set(threads) <= set(slack_answers(w.slack)), timeout)
-    time.sleep(1.0)
+    w.wait(lambda: not (jobs(w.db).keys() & {"pending", "running"}), timeout)
     tg, sl = telegram_answers(w.tg), slack_answers(w.slack)
     return [tg[k] for k in notes], [sl[k] for k in threads], tg, sl
 
