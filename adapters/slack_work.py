@@ -230,8 +230,8 @@ class Bridge:
                 except SlackApiError as again:
                     logger.warning("could not explain: %s", again.response.get("error"))
             return Undeliverable(error or "slack_api_error", progress[0])
-        except OSError as err:  # the connection failed after slack_sdk's retries
-            return RetryLater(type(err).__name__, sent=progress[0])
+        except Exception as err:  # the connection failed after slack_sdk's retries, or a bug:
+            return RetryLater(type(err).__name__, sent=progress[0])  # again, from what did go
 
     def execute(self, calls: list[Call], response_url: str | None,
                 progress: list[int] | None = None) -> None:

@@ -54,6 +54,8 @@ def job_of(bot, core: Core, req, payload: dict) -> Job:
             return RetryLater(type(err).__name__, sent=progress[0])
         except TelegramError as err:  # refused for good (blocked, chat gone)
             return Undeliverable(type(err).__name__, progress[0])
+        except Exception as err:  # e.g. the HTTP client closed under a shutdown: try again
+            return RetryLater(type(err).__name__, sent=progress[0])  # from what did go
 
     def working():
         return calls.chat_action(bot, payload["chat_id"], ChatAction.TYPING)

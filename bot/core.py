@@ -167,11 +167,16 @@ class Status:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Capped exponential waits between connection attempts, for at most ``give_up_s``."""
+    """Capped exponential waits between attempts (connecting at start: for at most
+    ``give_up_s``; delivering: ``[delivery]``'s waits)."""
 
     first_s: float = 1.0
     max_s: float = 30.0
     give_up_s: float = 300.0
+
+    def wait(self, attempt: int) -> float:
+        """The wait after the ``attempt``-th failure (1, 2, ...): doubling, capped."""
+        return min(self.max_s, self.first_s * 2 ** (attempt - 1))
 
     @classmethod
     def of(cls, server) -> Backoff:
@@ -186,7 +191,7 @@ async def connect(platform: str, attempt: Callable[[], Awaitable[T]],
     down, a 5xx) is one warning line and a wait; any other is raised. After
     ``backoff.give_up_s`` raises ``GaveUp``; returns None when ``stop`` is set meanwhile."""
     deadline = time.monotonic() + backoff.give_up_s
-    wait, tries = backoff.first_s, 0
+    tries = 0
     while not stop.is_set():
         tries += 1
         try:
@@ -198,10 +203,9 @@ async def connect(platform: str, attempt: Callable[[], Awaitable[T]],
             left = deadline - time.monotonic()
             if left <= 0:
                 raise GaveUp(f"unreachable for {backoff.give_up_s:g} s ({reason})") from None
-            pause = min(wait, left)
+            pause = min(backoff.wait(tries), left)
             logger.warning("%s: cannot connect (attempt %d: %s); trying again in %.1f s",
                            platform, tries, reason, pause)
-            wait = min(wait * 2, backoff.max_s)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
     return None

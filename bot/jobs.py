@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from bot import reply_codec, throttle
-from bot.core import Delivered, Job, NotAccepted, Outcome, RetryLater, Revive, Undeliverable
+from bot.core import Backoff, Delivered, Job, NotAccepted, Outcome, RetryLater, Revive, Undeliverable
 from bot.history_tables import epoch
 from bot.logs import user_ref
 from bot.messages import NOTICE_KEYS, language, text
@@ -49,6 +49,7 @@ class Jobs:
         self.service = service
         self.history = service.history
         self.delivery = delivery or service.settings.delivery
+        self.backoff = Backoff(self.delivery.first_wait_s, self.delivery.max_wait_s)
         self.journal_fault: str | None = None  # why the journal cannot be written, while so
         self.budget = throttle.Budget(int(service.settings.limits.in_flight_mb * throttle.MB))
         self.turns = throttle.ChatTurns()
@@ -153,8 +154,7 @@ class Jobs:
                 await self._journal(self.history.finish_job, job_id, False, outcome.reason)
                 return
             attempts += 1
-            wait = max(outcome.after_s or 0.0,
-                       min(d.max_wait_s, d.first_wait_s * 2 ** (attempts - 1)))
+            wait = max(outcome.after_s or 0.0, self.backoff.wait(attempts))
             if attempts >= d.max_attempts or time.time() + wait - created > d.max_age_s:
                 logger.error("job %d for %s: giving up after %d delivery attempts (%s)", job_id,
                              user_ref(job.request.sender.key), attempts, outcome.reason)

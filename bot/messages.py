@@ -12,7 +12,7 @@ import logging
 import re
 
 from bot.errors import UserFacingError
-from bot.messages_service import SERVICE_MESSAGES
+from bot.messages_service import NOTICE_KEYS, SERVICE_MESSAGES  # noqa: F401 (re-exported)
 from bot.messages_speaker import SPEAKER_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -259,22 +259,6 @@ def language(code: str | None) -> str:
         if base in LANGUAGES:
             return base
     return "en"
-
-
-# What ``bot.core.Core.notice`` names (an adapter asks for a notice, never for a key).
-NOTICE_KEYS = {
-    "private_sent": "cmd.private_only",
-    "open_private_chat": "cmd.open_private_chat",
-    "no_audio_in_message": "slack.no_audio",
-    "not_in_channel": "slack.not_in_channel",
-    "missing_scope": "slack.missing_scope",
-    "file_not_found": "fetch.not_found",
-    "fetch_failed": "fetch.failed",
-    "post_failed": "slack.post_failed",
-    "send_audio": "hint.send_audio",  # a private Telegram chat got text, a photo, a sticker
-    "no_upload_yet": "slack.no_upload",
-    "message_link": "slack.message_link",
-}
 
 
 _PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")

@@ -244,3 +244,18 @@ SERVICE_MESSAGES: dict[str, dict[str, str]] = {
         "zh": "找不到该文件。请先在这里分享音频文件，或提供文件链接或 ID。",
     },
 }
+
+# What ``bot.core.Core.notice`` names (an adapter asks for a notice, never for a key).
+NOTICE_KEYS = {
+    "private_sent": "cmd.private_only",
+    "open_private_chat": "cmd.open_private_chat",
+    "no_audio_in_message": "slack.no_audio",
+    "not_in_channel": "slack.not_in_channel",
+    "missing_scope": "slack.missing_scope",
+    "file_not_found": "fetch.not_found",
+    "fetch_failed": "fetch.failed",
+    "post_failed": "slack.post_failed",
+    "send_audio": "hint.send_audio",  # a private Telegram chat got text, a photo, a sticker
+    "no_upload_yet": "slack.no_upload",
+    "message_link": "slack.message_link",
+}

@@ -75,26 +75,6 @@ class Service:
     def latest_file(self, user_key: str, chat: str) -> str | None:
         return self.history.channel_setting(_platform(chat), chat, "latest_file", None, user=user_key)
 
-    # --- the job journal: nothing accepted is lost, nothing is answered twice ---------------------
-
-    def accept(self, req: AudioRequest, payload: dict) -> int | None:
-        """Journal ``req`` before any work, with what the adapter needs to fetch the file again
-        after a restart (``payload``: platform references, never audio). Returns the job id, or
-        None when this (platform, ref) was accepted before: a redelivered event to ignore."""
-        return self.history.add_job(req.sender.platform, req.ref, req.sender.key, req.chat, payload)
-
-    def claim(self, job_id: int) -> bool:
-        """pending -> running; False when another worker has it."""
-        return self.history.claim_job(job_id)
-
-    def finish(self, job_id: int, reply: Reply | None) -> None:
-        """The reply was delivered (or deliberately not sent): never run this job again."""
-        self.history.finish_job(job_id, ok=reply is None or reply.ok)
-
-    def pending(self, platform: str) -> list[dict]:
-        """Unfinished jobs of ``platform`` (oldest first) with their ``payload``, to resume."""
-        return self.history.pending_jobs(platform)
-
     def command_list(self, platform: str, lang: str) -> list[tuple[str, str]]:
         from bot.commands import command_list
 

@@ -246,3 +246,14 @@ def test_a_database_from_before_the_delivery_columns_gets_them_with_zero(tmp_pat
         assert 1 == h.start_run(job["id"])
     finally:
         h.close()
+
+
+def test_journal_accepts_once_and_lists_unfinished_work(h):
+    job = h.add_job("telegram", "telegram:1:7", ALICE, "telegram:1", {"file_id": "F1", "chat_id": 1})
+    assert None is h.add_job("telegram", "telegram:1:7", ALICE, "telegram:1", {})  # a redelivery
+    [pending] = h.pending_jobs("telegram")
+    assert (job, {"file_id": "F1", "chat_id": 1}) == (pending["id"], pending["payload"])
+    assert True is h.claim_job(job)
+    assert False is h.claim_job(job)
+    h.finish_job(job, True)
+    assert [] == h.pending_jobs("telegram")

@@ -184,20 +184,6 @@ def test_every_command_has_help_text_in_both_languages(make_service):
     assert np.all([bool(about) for _, about in service.command_list("telegram", "zh")])
 
 
-def test_journal_accepts_once_and_lists_unfinished_work(make_service):
-    service = make_service()
-    req = request()
-    job = service.accept(req, {"file_id": "F1", "chat_id": 1})
-    assert None is service.accept(req, {"file_id": "F1", "chat_id": 1})  # a redelivery
-    [pending] = service.pending("telegram")
-    assert (job, {"file_id": "F1", "chat_id": 1}) == (pending["id"], pending["payload"])
-    assert True is service.claim(job)
-    assert False is service.claim(job)
-    reply = run(service.analyze(req))
-    service.finish(job, reply)
-    assert [] == service.pending("telegram")
-
-
 def test_help_explains_each_platforms_rules(make_service):
     service = make_service()
     telegram = run(service.command(CommandRequest(ANA, ANA.key, "help")))
